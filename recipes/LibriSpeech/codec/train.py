@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Recipe: train a recurrent speech codec on LibriSpeech.
+
+The codec (causal LSTM encoder, residual VQ or no quantizer, LSTM decoder
+with an inverse-STFT head) and its Brain live in the ``speechbrain_rnncodec``
+package; this script only prepares the data and wires the yaml.
+
+To run this recipe:
+> python train.py hparams/rnn_vq.yaml --data_folder /path/to/LibriSpeech
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import random
+import sys
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import run_on_main
+
+from speechbrain_rnncodec.audio import read_audio
+from speechbrain_rnncodec.brains.codec import CodecBrain
+
+
+def dataio_prepare(hparams):
+    """Train, valid and test datasets from the prepared CSV manifests.
+
+    Training items are random crops of ``segment_seconds``; validation
+    items are the first ``valid_max_seconds`` of each utterance (to keep
+    validation cheap); test items are whole utterances.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hyperparameters.
+
+    Returns
+    -------
+    dict
+        ``train``, ``valid`` and ``test`` DynamicItemDatasets.
+    """
+    rate = hparams["sample_rate"]
+    segment = hparams["segment_seconds"]
+
+    @sb.utils.data_pipeline.takes("wav", "duration")
+    @sb.utils.data_pipeline.provides("sig")
+    def random_crop(wav, duration):
+        start = random.uniform(0.0, max(0.0, float(duration) - segment))
+        sig = read_audio(wav, rate, start=start, duration=segment)
+        length = int(round(segment * rate))
+        return torch.nn.functional.pad(sig, (0, max(0, length - len(sig))))[:length]
+
+    def head(max_seconds):
+        @sb.utils.data_pipeline.takes("wav")
+        @sb.utils.data_pipeline.provides("sig")
+        def read(wav):
+            return read_audio(wav, rate, duration=max_seconds)
+
+        return read
+
+    datasets = {}
+    for name, pipeline in [
+        ("train", random_crop),
+        ("valid", head(hparams["valid_max_seconds"])),
+        ("test", head(None)),
+    ]:
+        data = sb.dataio.dataset.DynamicItemDataset.from_csv(
+            hparams[f"{name}_csv"], dynamic_items=[pipeline], output_keys=["id", "sig"]
+        )
+        if name != "train":
+            data = data.filtered_sorted(sort_key="duration", reverse=True)
+        datasets[name] = data
+    return datasets
+
+
+if __name__ == "__main__":
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    torch.set_num_threads(hparams["num_threads"])
+    sb.utils.distributed.ddp_init_group(run_opts)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+
+    from librispeech_prepare import prepare_librispeech
+
+    run_on_main(
+        prepare_librispeech,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["output_folder"],
+            "tr_splits": hparams["train_splits"],
+            "dev_splits": hparams["dev_splits"],
+            "te_splits": hparams["test_splits"],
+            "merge_lst": hparams["train_splits"],
+            "merge_name": "train.csv",
+            "skip_prep": hparams["skip_prep"],
+        },
+    )
+    datasets = dataio_prepare(hparams)
+
+    brain = CodecBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    train_sampler = sb.dataio.sampler.ReproducibleRandomSampler(
+        datasets["train"],
+        replacement=True,
+        num_samples=len(datasets["train"]) * hparams["crops_per_utterance"],
+        seed=hparams["seed"],
+    )
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=dict(hparams["train_dataloader_opts"], sampler=train_sampler),
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+    brain.evaluate(
+        datasets["test"],
+        min_key="loss",
+        test_loader_kwargs=hparams["valid_dataloader_opts"],
+    )

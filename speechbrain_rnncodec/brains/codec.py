@@ -1,0 +1,297 @@
+"""CodecBrain: what one training step of the recurrent codec means.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import speechbrain as sb
+import torch
+from speechbrain.dataio.dataio import length_to_mask
+
+from speechbrain_rnncodec.lobes.streaming import decode_latents, encode_latents
+from speechbrain_rnncodec.metrics import quality_stats
+
+
+class CodecBrain(sb.Brain):
+    """Trains encoder, bottleneck and decoder on reconstruction losses.
+
+    Expected ``modules``: ``encoder``, ``quantizer`` (an RVQ or an identity
+    bottleneck) and ``decoder``. Expected ``hparams``: ``spectral_loss``,
+    ``loss_weights`` (``mel``, ``log_mag``, ``convergence``, ``complex``,
+    ``waveform``, ``commitment``), ``valid_bitrates`` (kbps; empty for a
+    continuous bottleneck) and ``adversarial``. When ``adversarial`` is
+    True, ``hparams`` also needs ``discriminator`` (SpeechBrain's HiFi-GAN
+    discriminators), ``discriminator_opt_class``, ``generator_adv_loss``,
+    ``feature_matching_loss``, ``discriminator_loss`` and the weights
+    ``adversarial`` and ``feature_matching`` in ``loss_weights``; the
+    discriminator step keeps the Brain's precision, gradient clipping and
+    checkpointing.
+    """
+
+    def __init__(self, modules=None, *args, hparams=None, **kwargs):
+        if hparams and hparams.get("adversarial"):
+            modules = dict(modules, discriminator=hparams["discriminator"])
+        super().__init__(modules, *args, hparams=hparams, **kwargs)
+
+    # ------------------------------------------------------------------ model
+    def reconstruct(self, wavs, lens, num_quantizers=None):
+        """Encodes, quantizes and decodes a padded batch.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms [B, T].
+        lens : torch.Tensor
+            Relative lengths [B].
+        num_quantizers : int, optional
+            Codebooks to use (eval only).
+
+        Returns
+        -------
+        decoded : torch.Tensor
+            Waveforms [B, T], zero beyond each length.
+        bottleneck : QuantizerOutput
+            Codes, commitment loss and codebook statistics.
+        """
+        latents = encode_latents(self.modules.encoder, wavs)
+        mask = length_to_mask(
+            torch.ceil(lens * latents.shape[1]), latents.shape[1]
+        ).bool()
+        bottleneck = self.modules.quantizer(latents, num_quantizers, mask=mask)
+        decoded = decode_latents(self.modules.decoder, bottleneck.quantized)
+        decoded = decoded[:, : wavs.shape[1]]
+        sample_mask = length_to_mask(lens * wavs.shape[1], wavs.shape[1])
+        return decoded * sample_mask, bottleneck
+
+    def compute_forward(self, batch, stage):
+        """Reconstructs the batch (at every validation bitrate in eval).
+
+        Arguments
+        ---------
+        batch : PaddedBatch
+            Batch with ``sig``.
+        stage : sb.Stage
+            Training stage.
+
+        Returns
+        -------
+        dict
+            Bitrate label (``"train"`` in training, ``"<kbps>kbps"`` or
+            ``"continuous"`` in eval) -> (decoded, bottleneck output).
+        """
+        batch = batch.to(self.device)
+        wavs, lens = batch.sig
+        if stage == sb.Stage.TRAIN:
+            return {"train": self.reconstruct(wavs, lens)}
+        if not self.hparams.valid_bitrates:
+            return {"continuous": self.reconstruct(wavs, lens)}
+        return {
+            f"{kbps:g}kbps": self.reconstruct(
+                wavs, lens, self.modules.quantizer.num_quantizers_for(kbps)
+            )
+            for kbps in self.hparams.valid_bitrates
+        }
+
+    def reconstruction_losses(self, decoded, wavs, bottleneck):
+        """Weighted loss terms of one reconstruction (no adversarial terms).
+
+        Arguments
+        ---------
+        decoded : torch.Tensor
+            Decoded waveforms [B, T].
+        wavs : torch.Tensor
+            Target waveforms [B, T].
+        bottleneck : QuantizerOutput
+            Output of the bottleneck.
+
+        Returns
+        -------
+        dict
+            Loss terms, before weighting, and ``loss`` (their weighted sum).
+        """
+        terms = self.hparams.spectral_loss(decoded, wavs)
+        terms["waveform"] = (decoded - wavs).abs().mean()
+        terms["commitment"] = bottleneck.commitment_loss
+        weights = self.hparams.loss_weights
+        terms["loss"] = sum(weights[k] * terms[k] for k in list(terms))
+        return terms
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Reconstruction losses; quality metrics in eval.
+
+        Arguments
+        ---------
+        predictions : dict
+            Output of :meth:`compute_forward`.
+        batch : PaddedBatch
+            The batch.
+        stage : sb.Stage
+            Training stage.
+
+        Returns
+        -------
+        torch.Tensor
+            The loss (at the highest bitrate in eval).
+        """
+        wavs, lens = batch.sig
+        wavs = wavs.to(self.device)
+        for label, (decoded, bottleneck) in predictions.items():
+            terms = self.reconstruction_losses(decoded, wavs, bottleneck)
+            self._log(terms, prefix="" if stage == sb.Stage.TRAIN else f"{label}_")
+            self._log(bottleneck.stats)
+            if stage != sb.Stage.TRAIN:
+                for name, metric in self.metrics[label].items():
+                    metric.append(batch.id, decoded, wavs, lens)
+        return terms["loss"]
+
+    # -------------------------------------------------------- adversarial step
+    def init_optimizers(self):
+        """Separate codec and discriminator optimizers when adversarial."""
+        if not self.hparams.adversarial:
+            return super().init_optimizers()
+        self.optimizer = self.opt_class(self._codec_parameters())
+        self.discriminator_optimizer = self.hparams.discriminator_opt_class(
+            self.modules.discriminator.parameters()
+        )
+        self.optimizers_dict = {
+            "opt_class": self.optimizer,
+            "discriminator_optimizer": self.discriminator_optimizer,
+        }
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+            self.checkpointer.add_recoverable(
+                "discriminator_optimizer", self.discriminator_optimizer
+            )
+            self.checkpointer.add_recoverable(
+                "discriminator", self.modules.discriminator
+            )
+
+    def _codec_parameters(self):
+        """Parameters of the codec (every module but the discriminator)."""
+        return [
+            p
+            for name, module in self.modules.items()
+            if name != "discriminator"
+            for p in module.parameters()
+        ]
+
+    def fit_batch(self, batch):
+        """One step; with ``adversarial``, a discriminator then a codec step.
+
+        Arguments
+        ---------
+        batch : PaddedBatch
+            Training batch.
+
+        Returns
+        -------
+        torch.Tensor
+            The codec's loss (detached).
+        """
+        if not self.hparams.adversarial:
+            return super().fit_batch(batch)
+        wavs, lens = batch.sig
+        wavs = wavs.to(self.device)
+        disc = self.modules.discriminator
+        weights = self.hparams.loss_weights
+        with self.training_ctx:
+            (decoded, bottleneck) = self.compute_forward(batch, sb.Stage.TRAIN)["train"]
+            scores_fake, _ = disc(decoded.detach().unsqueeze(1))
+            scores_real, _ = disc(wavs.unsqueeze(1))
+            loss_d = self.hparams.discriminator_loss(scores_fake, scores_real)["D_loss"]
+        self._step(loss_d, self.discriminator_optimizer, disc.parameters())
+
+        disc.requires_grad_(False)
+        with self.training_ctx:
+            terms = self.reconstruction_losses(decoded, wavs, bottleneck)
+            scores_fake, feats_fake = disc(decoded.unsqueeze(1))
+            with torch.no_grad():
+                _, feats_real = disc(wavs.unsqueeze(1))
+            terms["adversarial"] = self.hparams.generator_adv_loss(scores_fake)
+            terms["feature_matching"] = self.hparams.feature_matching_loss(
+                feats_fake, feats_real
+            )
+            terms["discriminator"] = loss_d.detach()
+            terms["loss"] = (
+                terms["loss"]
+                + weights["adversarial"] * terms["adversarial"]
+                + weights["feature_matching"] * terms["feature_matching"]
+            )
+        disc.requires_grad_(True)
+        self._step(terms["loss"], self.optimizer, self._codec_parameters())
+        self.scaler.update()
+        self.optimizer_step += 1
+        self._log(terms)
+        self._log(bottleneck.stats)
+        return terms["loss"].detach().cpu()
+
+    def _step(self, loss, optimizer, params):
+        """Backward, unscale, clip and step one optimizer."""
+        self.check_loss_isfinite(loss)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(list(params), self.max_grad_norm)
+        self.scaler.step(optimizer)
+        optimizer.zero_grad(set_to_none=True)
+
+    # ------------------------------------------------------------- bookkeeping
+    def _log(self, values, prefix=""):
+        """Accumulates scalar values for the stage's averages."""
+        for key, value in values.items():
+            value = value.item() if torch.is_tensor(value) else value
+            total, count = self.running.get(prefix + key, (0.0, 0))
+            self.running[prefix + key] = (total + value, count + 1)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets running averages and the quality metrics.
+
+        Arguments
+        ---------
+        stage : sb.Stage
+            Training stage.
+        epoch : int
+            Current epoch.
+        """
+        self.running = {}
+        labels = [f"{kbps:g}kbps" for kbps in self.hparams.valid_bitrates]
+        self.metrics = {label: quality_stats() for label in labels or ["continuous"]}
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs losses, codebook usage and quality; checkpoints after valid.
+
+        Arguments
+        ---------
+        stage : sb.Stage
+            Training stage.
+        stage_loss : float
+            Average loss of the stage.
+        epoch : int
+            Current epoch.
+        """
+        stats = {"loss": stage_loss}
+        stats.update({k: total / count for k, (total, count) in self.running.items()})
+        if stage != sb.Stage.TRAIN:
+            for label, metrics in self.metrics.items():
+                for name, metric in metrics.items():
+                    stats[f"{label}_{name}"] = metric.summarize("average")
+        stats = {k: round(v, 4) for k, v in stats.items()}
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+        elif stage == sb.Stage.VALID:
+            old_lr, new_lr = self.hparams.lr_annealing(stage_loss)
+            sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
+            self.hparams.train_logger.log_stats(
+                {"epoch": epoch, "lr": old_lr, "steps": self.optimizer_step},
+                train_stats=getattr(self, "train_stats", None),
+                valid_stats=stats,
+            )
+            self.checkpointer.save_and_keep_only(
+                meta={"loss": stage_loss, "epoch": epoch},
+                min_keys=["loss"],
+                num_to_keep=self.hparams.checkpoints_to_keep,
+            )
+        else:
+            self.hparams.train_logger.log_stats(
+                {"Epoch loaded": self.hparams.epoch_counter.current},
+                test_stats=stats,
+            )

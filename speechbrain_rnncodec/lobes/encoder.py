@@ -1,0 +1,184 @@
+"""Causal recurrent encoder: 16 kHz waveform -> latent frames at 50 Hz.
+
+The front end is a causal STFT (each window ends at the current sample, so
+the encoder never looks ahead); its log-magnitude and power-law compressed
+complex spectra are stacked by ``frames_per_step`` and fed to a recurrent
+stack with a skip path. All work that depends on time runs at the frame
+rate, which keeps training and inference cheap on a CPU.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import torch
+
+from speechbrain_rnncodec.lobes.rnn import ResidualRNN
+
+
+class CausalSTFT(torch.nn.Module):
+    """STFT whose windows end at the current hop, with carried history.
+
+    ``forward`` takes a number of samples that is a multiple of
+    ``hop_length`` and returns one frame per hop. The last
+    ``n_fft - hop_length`` input samples are returned as state, so chunked
+    calls give exactly the frames of one call on the whole signal.
+
+    Arguments
+    ---------
+    n_fft : int
+        Window and FFT size in samples.
+    hop_length : int
+        Hop in samples.
+
+    Example
+    -------
+    >>> stft = CausalSTFT(n_fft=640, hop_length=160)
+    >>> spec, history = stft(torch.randn(2, 1600))
+    >>> spec.shape, history.shape
+    (torch.Size([2, 10, 321]), torch.Size([2, 480]))
+    """
+
+    def __init__(self, n_fft=640, hop_length=160):
+        super().__init__()
+        if n_fft < hop_length:
+            raise ValueError("n_fft must be at least hop_length")
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.register_buffer(
+            "window", torch.hann_window(n_fft, periodic=True), persistent=False
+        )
+
+    def forward(self, wav, history=None):
+        """Returns complex frames [B, T / hop, n_fft // 2 + 1] and history.
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            Samples [B, T], T a multiple of ``hop_length``.
+        history : torch.Tensor, optional
+            The previous call's history [B, n_fft - hop_length] (None: zeros).
+
+        Returns
+        -------
+        spec : torch.Tensor
+            Complex spectrum frames.
+        history : torch.Tensor
+            The last ``n_fft - hop_length`` samples seen.
+        """
+        if wav.shape[1] % self.hop_length:
+            raise ValueError(
+                f"{wav.shape[1]} samples is not a multiple of the hop "
+                f"({self.hop_length})"
+            )
+        if history is None:
+            history = wav.new_zeros(wav.shape[0], self.n_fft - self.hop_length)
+        padded = torch.cat([history, wav], dim=1)
+        frames = padded.unfold(1, self.n_fft, self.hop_length)
+        spec = torch.fft.rfft(frames * self.window, dim=-1)
+        return spec, padded[:, padded.shape[1] - history.shape[1] :]
+
+
+class RNNEncoder(torch.nn.Module):
+    """Causal encoder: waveform [B, T] -> latent frames [B, T', latent_dim].
+
+    Arguments
+    ---------
+    n_fft : int
+        Analysis window of the causal STFT front.
+    hop_length : int
+        STFT hop in samples.
+    frames_per_step : int
+        STFT frames stacked into one latent frame (latent rate is
+        ``sample_rate / (hop_length * frames_per_step)``).
+    hidden_size : int
+        Width of the recurrent stack.
+    num_layers : int
+        Recurrent layers.
+    latent_dim : int
+        Size of each latent frame.
+    rnn_type : str
+        ``"lstm"`` or ``"gru"``.
+    compress_exponent : float
+        Exponent of the power-law compressed complex spectrum features.
+
+    Example
+    -------
+    >>> enc = RNNEncoder(hidden_size=32, latent_dim=8)
+    >>> latents, state = enc(torch.randn(2, 16000))
+    >>> latents.shape
+    torch.Size([2, 50, 8])
+    >>> enc.samples_per_frame
+    320
+    """
+
+    def __init__(
+        self,
+        n_fft=640,
+        hop_length=160,
+        frames_per_step=2,
+        hidden_size=256,
+        num_layers=2,
+        latent_dim=128,
+        rnn_type="lstm",
+        compress_exponent=0.3,
+    ):
+        super().__init__()
+        self.stft = CausalSTFT(n_fft, hop_length)
+        self.frames_per_step = frames_per_step
+        self.samples_per_frame = hop_length * frames_per_step
+        self.compress_exponent = compress_exponent
+        n_bins = n_fft // 2 + 1
+        self.input_proj = torch.nn.Linear(3 * n_bins * frames_per_step, hidden_size)
+        self.input_norm = torch.nn.LayerNorm(hidden_size)
+        self.rnn = ResidualRNN(hidden_size, num_layers, rnn_type)
+        self.output_proj = torch.nn.Linear(hidden_size, latent_dim)
+
+    def features(self, spec):
+        """Log-magnitude and compressed complex spectrum, [B, T, 3 * bins].
+
+        Arguments
+        ---------
+        spec : torch.Tensor
+            Complex STFT frames [B, T, bins].
+
+        Returns
+        -------
+        torch.Tensor
+            Real features.
+        """
+        mag = spec.abs().clamp(min=1e-5)
+        compressed = spec / mag * mag**self.compress_exponent
+        return torch.cat([mag.log(), compressed.real, compressed.imag], dim=-1)
+
+    def forward(self, wav, state=None):
+        """Encodes ``wav`` [B, T], T a multiple of ``samples_per_frame``.
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            Waveforms [B, T].
+        state : tuple, optional
+            State returned by the previous chunk (None at the start).
+
+        Returns
+        -------
+        latents : torch.Tensor
+            Latent frames [B, T / samples_per_frame, latent_dim].
+        state : tuple
+            STFT history and recurrent state, for the next chunk.
+        """
+        if wav.shape[1] % self.samples_per_frame:
+            raise ValueError(
+                f"{wav.shape[1]} samples is not a multiple of the frame "
+                f"size ({self.samples_per_frame})"
+            )
+        history, rnn_state = state if state is not None else (None, None)
+        spec, history = self.stft(wav, history)
+        feats = self.features(spec)
+        batch, n_frames, dim = feats.shape
+        feats = feats.reshape(
+            batch, n_frames // self.frames_per_step, dim * self.frames_per_step
+        )
+        x = self.input_norm(self.input_proj(feats))
+        x, rnn_state = self.rnn(x, rnn_state)
+        return self.output_proj(x), (history, rnn_state)

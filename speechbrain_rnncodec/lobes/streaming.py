@@ -1,0 +1,211 @@
+"""Chunk-by-chunk encoding and decoding with carried state.
+
+:class:`StreamingEncoder` accepts chunks of any number of samples and emits
+a latent frame whenever a whole frame of input has arrived;
+:class:`StreamingDecoder` emits finished samples for every latent frame.
+Whole signals go through the same objects (:func:`encode_latents`,
+:func:`decode_latents`), so streaming and whole-file results agree.
+
+Algorithmic latency (the longest wait of an input sample before the output
+sample at the same position can be played, ignoring compute) is one latent
+frame plus the synthesis overlap: see :func:`algorithmic_latency_ms`.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import torch
+
+
+class StreamingEncoder:
+    """Encodes a waveform stream chunk by chunk.
+
+    Arguments
+    ---------
+    encoder : RNNEncoder
+        The encoder lobe.
+
+    Example
+    -------
+    >>> from speechbrain_rnncodec.lobes.encoder import RNNEncoder
+    >>> stream = StreamingEncoder(RNNEncoder(hidden_size=16, latent_dim=4))
+    >>> stream.push(torch.randn(1, 500)).shape  # one whole frame so far
+    torch.Size([1, 1, 4])
+    >>> stream.flush().shape  # the last 180 samples, zero-padded
+    torch.Size([1, 1, 4])
+    """
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.frame = encoder.samples_per_frame
+        self.pending = None
+        self.state = None
+
+    @torch.no_grad()
+    def push(self, chunk):
+        """Adds samples [B, n]; returns latents of completed frames [B, t, D].
+
+        Arguments
+        ---------
+        chunk : torch.Tensor
+            Next samples of each stream [B, n], any n >= 0.
+
+        Returns
+        -------
+        torch.Tensor
+            Latent frames (t may be 0).
+        """
+        if self.pending is not None:
+            chunk = torch.cat([self.pending, chunk], dim=1)
+        usable = chunk.shape[1] // self.frame * self.frame
+        self.pending = chunk[:, usable:]
+        if usable == 0:
+            dim = self.encoder.output_proj.out_features
+            return chunk.new_zeros(chunk.shape[0], 0, dim)
+        latents, self.state = self.encoder(chunk[:, :usable], self.state)
+        return latents
+
+    @torch.no_grad()
+    def flush(self):
+        """Encodes the samples left, zero-padded to a whole frame.
+
+        Returns
+        -------
+        torch.Tensor
+            Zero or one latent frame [B, t, D].
+        """
+        left = self.pending
+        self.pending = None
+        if left is None or left.shape[1] == 0:
+            dim = self.encoder.output_proj.out_features
+            batch = 0 if left is None else left.shape[0]
+            return torch.zeros(batch, 0, dim)
+        pad = left.new_zeros(left.shape[0], self.frame - left.shape[1])
+        latents, self.state = self.encoder(torch.cat([left, pad], dim=1), self.state)
+        return latents
+
+
+class StreamingDecoder:
+    """Decodes latent frames chunk by chunk into finished samples.
+
+    Arguments
+    ---------
+    decoder : RNNDecoder
+        The decoder lobe.
+
+    Example
+    -------
+    >>> from speechbrain_rnncodec.lobes.decoder import RNNDecoder
+    >>> stream = StreamingDecoder(RNNDecoder(latent_dim=4, hidden_size=16))
+    >>> stream.push(torch.randn(1, 3, 4)).shape
+    torch.Size([1, 720])
+    >>> stream.flush().shape
+    torch.Size([1, 240])
+    """
+
+    def __init__(self, decoder):
+        self.decoder = decoder
+        self.state = None
+
+    @torch.no_grad()
+    def push(self, latents):
+        """Decodes latent frames [B, t, D]; returns finished samples [B, n].
+
+        Arguments
+        ---------
+        latents : torch.Tensor
+            Next latent frames.
+
+        Returns
+        -------
+        torch.Tensor
+            Finished samples.
+        """
+        if latents.shape[1] == 0:
+            return latents.new_zeros(latents.shape[0], 0)
+        wav, self.state = self.decoder(latents, self.state)
+        return wav
+
+    def flush(self):
+        """Returns the samples still held in the overlap-add tail [B, n]."""
+        if self.state is None:
+            return torch.zeros(0, 0)
+        wav = self.decoder.flush(self.state)
+        self.state = None
+        return wav
+
+
+def encode_latents(encoder, wav):
+    """Latent frames [B, ceil(T / frame), D] of whole waveforms [B, T].
+
+    Arguments
+    ---------
+    encoder : RNNEncoder
+        The encoder lobe.
+    wav : torch.Tensor
+        Waveforms [B, T]; the last frame is zero-padded.
+
+    Returns
+    -------
+    torch.Tensor
+        Latent frames.
+    """
+    usable = wav.shape[1] // encoder.samples_per_frame * encoder.samples_per_frame
+    latents, state = encoder(wav[:, :usable])
+    if usable < wav.shape[1]:
+        left = wav[:, usable:]
+        pad = left.new_zeros(left.shape[0], encoder.samples_per_frame - left.shape[1])
+        last, _ = encoder(torch.cat([left, pad], dim=1), state)
+        latents = torch.cat([latents, last], dim=1)
+    return latents
+
+
+def decode_latents(decoder, latents):
+    """Waveforms [B, T' * frame] of whole latent sequences [B, T', D].
+
+    Arguments
+    ---------
+    decoder : RNNDecoder
+        The decoder lobe.
+    latents : torch.Tensor
+        Latent frames.
+
+    Returns
+    -------
+    torch.Tensor
+        Waveforms, ``samples_per_frame`` samples per latent frame.
+    """
+    wav, state = decoder(latents)
+    return torch.cat([wav, decoder.flush(state)], dim=1)
+
+
+def algorithmic_latency_ms(encoder, decoder, sample_rate=16000):
+    """Worst-case algorithmic latency in milliseconds.
+
+    An input sample waits at most one latent frame for its frame to be
+    complete; its output sample is finished only after the synthesis
+    windows overlapping it, ``decoder.delay_samples`` later.
+
+    Arguments
+    ---------
+    encoder : RNNEncoder
+        The encoder lobe.
+    decoder : RNNDecoder
+        The decoder lobe.
+    sample_rate : int
+        Sampling rate in Hz.
+
+    Returns
+    -------
+    float
+        Latency in ms.
+
+    Example
+    -------
+    >>> from speechbrain_rnncodec.lobes.encoder import RNNEncoder
+    >>> from speechbrain_rnncodec.lobes.decoder import RNNDecoder
+    >>> algorithmic_latency_ms(RNNEncoder(), RNNDecoder())
+    35.0
+    """
+    samples = encoder.samples_per_frame + decoder.delay_samples
+    return 1000.0 * samples / sample_rate
