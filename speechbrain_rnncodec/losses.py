@@ -51,9 +51,15 @@ class MultiResolutionSpectralLoss(torch.nn.Module):
         super().__init__()
         self.n_ffts = list(n_ffts)
         self.compress_exponent = compress_exponent
-        for n_fft, mels in zip(self.n_ffts, n_mels):
+        for n_fft, mels in zip(self.n_ffts, n_mels, strict=True):
             fbank = torchaudio.functional.melscale_fbanks(
-                n_fft // 2 + 1, 0.0, sample_rate / 2, mels, sample_rate, "slaney", "slaney"
+                n_fft // 2 + 1,
+                0.0,
+                sample_rate / 2,
+                mels,
+                sample_rate,
+                "slaney",
+                "slaney",
             )
             self.register_buffer(f"mel_{n_fft}", fbank, persistent=False)
             self.register_buffer(

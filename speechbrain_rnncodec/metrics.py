@@ -14,7 +14,7 @@ from speechbrain.utils.metric_stats import MetricStats
 def _signals(decoded, reference, lengths):
     """Yields unpadded (decoded, reference) NumPy pairs of a batch."""
     n = min(decoded.shape[1], reference.shape[1])
-    for deg, ref, rel in zip(decoded, reference, lengths):
+    for deg, ref, rel in zip(decoded, reference, lengths, strict=True):
         keep = min(n, int(round(float(rel) * reference.shape[1])))
         yield (
             deg[:keep].detach().float().cpu().numpy(),

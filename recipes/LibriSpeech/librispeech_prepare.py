@@ -102,15 +102,12 @@ def prepare_librispeech(
         unknown = [s for s in merge_lst if s not in splits]
         if unknown:
             raise ValueError(
-                f"merge_lst splits {unknown} are not among the prepared "
-                f"splits {splits}"
+                f"merge_lst splits {unknown} are not among the prepared splits {splits}"
             )
 
     data_folder = os.path.abspath(data_folder)
     if not os.path.isdir(data_folder):
-        raise FileNotFoundError(
-            f"LibriSpeech data folder not found: {data_folder}"
-        )
+        raise FileNotFoundError(f"LibriSpeech data folder not found: {data_folder}")
     for split in splits:
         split_dir = os.path.join(data_folder, split)
         if not os.path.isdir(split_dir):
@@ -252,9 +249,7 @@ def _collect_split(split_dir, split):
                 transcripts.update(_read_transcripts(path))
 
     if not audio:
-        raise ValueError(
-            f"No {AUDIO_EXT} files found in split '{split}' ({split_dir})"
-        )
+        raise ValueError(f"No {AUDIO_EXT} files found in split '{split}' ({split_dir})")
 
     rows = []
     missing = 0

@@ -21,9 +21,9 @@ class CodecBrain(sb.Brain):
     ``waveform``, ``commitment``), ``valid_bitrates`` (kbps; empty for a
     continuous bottleneck) and ``adversarial``. When ``adversarial`` is
     True, ``hparams`` also needs ``discriminator`` (SpeechBrain's HiFi-GAN
-    discriminators), ``discriminator_opt_class``, ``generator_adv_loss``,
-    ``feature_matching_loss``, ``discriminator_loss`` and the weights
-    ``adversarial`` and ``feature_matching`` in ``loss_weights``; the
+    discriminators), ``discriminator_opt_class``, ``generator_loss`` (a
+    HiFi-GAN ``GeneratorLoss`` holding the adversarial and feature-matching
+    losses and their weights) and ``discriminator_loss``; the
     discriminator step keeps the Brain's precision, gradient clipping and
     checkpointing.
     """
@@ -140,7 +140,7 @@ class CodecBrain(sb.Brain):
             self._log(terms, prefix="" if stage == sb.Stage.TRAIN else f"{label}_")
             self._log(bottleneck.stats)
             if stage != sb.Stage.TRAIN:
-                for name, metric in self.metrics[label].items():
+                for metric in self.metrics[label].values():
                     metric.append(batch.id, decoded, wavs, lens)
         return terms["loss"]
 
@@ -193,7 +193,6 @@ class CodecBrain(sb.Brain):
         wavs, lens = batch.sig
         wavs = wavs.to(self.device)
         disc = self.modules.discriminator
-        weights = self.hparams.loss_weights
         with self.training_ctx:
             (decoded, bottleneck) = self.compute_forward(batch, sb.Stage.TRAIN)["train"]
             scores_fake, _ = disc(decoded.detach().unsqueeze(1))
@@ -207,16 +206,16 @@ class CodecBrain(sb.Brain):
             scores_fake, feats_fake = disc(decoded.unsqueeze(1))
             with torch.no_grad():
                 _, feats_real = disc(wavs.unsqueeze(1))
-            terms["adversarial"] = self.hparams.generator_adv_loss(scores_fake)
-            terms["feature_matching"] = self.hparams.feature_matching_loss(
-                feats_fake, feats_real
+            adv = self.hparams.generator_loss(
+                sb.Stage.TRAIN,
+                scores_fake=scores_fake,
+                feats_fake=feats_fake,
+                feats_real=feats_real,
             )
+            terms["adversarial"] = adv["G_mse_fake_loss"]
+            terms["feature_matching"] = adv["G_feat_match_loss"]
             terms["discriminator"] = loss_d.detach()
-            terms["loss"] = (
-                terms["loss"]
-                + weights["adversarial"] * terms["adversarial"]
-                + weights["feature_matching"] * terms["feature_matching"]
-            )
+            terms["loss"] = terms["loss"] + adv["G_adv_loss"]
         disc.requires_grad_(True)
         self._step(terms["loss"], self.optimizer, self._codec_parameters())
         self.scaler.update()
@@ -292,6 +291,9 @@ class CodecBrain(sb.Brain):
             )
         else:
             self.hparams.train_logger.log_stats(
-                {"Epoch loaded": self.hparams.epoch_counter.current},
+                {
+                    "Epoch loaded": self.hparams.epoch_counter.current,
+                    "set": getattr(self, "eval_set", "test"),
+                },
                 test_stats=stats,
             )

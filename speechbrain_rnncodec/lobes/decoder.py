@@ -169,9 +169,11 @@ class RNNDecoder(torch.nn.Module):
         out = self.head(self.output_norm(x))
         out = out.reshape(batch, steps * self.frames_per_step, 3, self.n_bins)
         log_mag, real, imag = out.unbind(dim=2)
-        phase = torch.complex(real, imag)
-        phase = phase / phase.abs().clamp(min=1e-6)
-        return log_mag.clamp(max=10.0).exp() * phase
+        # Magnitude from log_mag, phase from the direction of (real, imag).
+        scale = log_mag.clamp(max=10.0).exp() * torch.rsqrt(
+            real.square() + imag.square() + 1e-12
+        )
+        return torch.complex(real * scale, imag * scale)
 
     def forward(self, latents, state=None):
         """Decodes latent frames; returns finished samples and state.

@@ -146,9 +146,10 @@ class RNNEncoder(torch.nn.Module):
         torch.Tensor
             Real features.
         """
-        mag = spec.abs().clamp(min=1e-5)
-        compressed = spec / mag * mag**self.compress_exponent
-        return torch.cat([mag.log(), compressed.real, compressed.imag], dim=-1)
+        real, imag = spec.real, spec.imag
+        log_mag = 0.5 * (real.square() + imag.square()).clamp(min=1e-10).log()
+        scale = torch.exp((self.compress_exponent - 1) * log_mag)
+        return torch.cat([log_mag, real * scale, imag * scale], dim=-1)
 
     def forward(self, wav, state=None):
         """Encodes ``wav`` [B, T], T a multiple of ``samples_per_frame``.

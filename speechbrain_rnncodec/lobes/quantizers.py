@@ -55,10 +55,23 @@ def kmeans(vectors, num_clusters, iters=10):
     >>> centroids.shape
     torch.Size([8, 4])
     """
-    idx = torch.randint(0, vectors.shape[0], (num_clusters,), device=vectors.device)
-    if vectors.shape[0] >= num_clusters:
-        idx = torch.randperm(vectors.shape[0], device=vectors.device)[:num_clusters]
-    centroids = vectors[idx].clone()
+    n = vectors.shape[0]
+    if n < num_clusters:
+        idx = torch.randint(0, n, (num_clusters,), device=vectors.device)
+        centroids = vectors[idx].clone()
+    else:
+        # k-means++ seeding: each new centroid is drawn with probability
+        # proportional to its squared distance to the nearest one so far, so
+        # Lloyd's iterations do not start with several centroids in one
+        # cluster and none in another (a local minimum they cannot leave).
+        centroids = vectors.new_empty(num_clusters, vectors.shape[1])
+        centroids[0] = vectors[torch.randint(0, n, (), device=vectors.device)]
+        nearest = (vectors - centroids[0]).pow(2).sum(1)
+        for i in range(1, num_clusters):
+            # The tiny floor keeps the weights valid when all points coincide.
+            pick = torch.multinomial(nearest + 1e-20, 1)[0]
+            centroids[i] = vectors[pick]
+            nearest = torch.minimum(nearest, (vectors - centroids[i]).pow(2).sum(1))
     for _ in range(iters):
         assign = torch.cdist(vectors, centroids).argmin(dim=1)
         counts = torch.bincount(assign, minlength=num_clusters)
@@ -111,9 +124,12 @@ class EMAVectorQuantizer(torch.nn.Module):
         self.epsilon = epsilon
         self.register_buffer("initialized", torch.tensor(kmeans_iters == 0))
         self.register_buffer("codebook", torch.randn(codebook_size, dim))
+        # EMA of code counts; the EMA of vector sums is codebook * counts
+        # (smoothed), so it needs no buffer of its own.
         self.register_buffer("cluster_size", torch.ones(codebook_size))
-        self.register_buffer("embed_sum", self.codebook.clone())
-        self.register_buffer("unused_steps", torch.zeros(codebook_size, dtype=torch.long))
+        self.register_buffer(
+            "unused_steps", torch.zeros(codebook_size, dtype=torch.long)
+        )
 
     def encode(self, x):
         """Index of the nearest code for each vector of ``x`` [N, D]."""
@@ -124,6 +140,14 @@ class EMAVectorQuantizer(torch.nn.Module):
     def decode(self, codes):
         """Code vectors for indices ``codes`` (any shape)."""
         return torch.nn.functional.embedding(codes, self.codebook)
+
+    def _smoothed_counts(self):
+        """Code counts with Laplace smoothing (no code has count zero)."""
+        total = self.cluster_size.sum()
+        size = self.codebook_size
+        return (
+            (self.cluster_size + self.epsilon) / (total + size * self.epsilon) * total
+        )
 
     @torch.no_grad()
     def initialize(self, x):
@@ -136,7 +160,6 @@ class EMAVectorQuantizer(torch.nn.Module):
         """
         centroids = _broadcast(kmeans(x, self.codebook_size, self.kmeans_iters))
         self.codebook.copy_(centroids)
-        self.embed_sum.copy_(centroids)
         self.cluster_size.fill_(1.0)
         self.initialized.fill_(True)
 
@@ -159,15 +182,10 @@ class EMAVectorQuantizer(torch.nn.Module):
         onehot = torch.nn.functional.one_hot(codes, self.codebook_size).type(x.dtype)
         counts = _all_reduce(onehot.sum(0))
         sums = _all_reduce(onehot.t() @ x)
+        embed_sum = self.codebook * self._smoothed_counts()[:, None]
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
-        self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
-        total = self.cluster_size.sum()
-        smoothed = (
-            (self.cluster_size + self.epsilon)
-            / (total + self.codebook_size * self.epsilon)
-            * total
-        )
-        self.codebook.copy_(self.embed_sum / smoothed[:, None])
+        embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        self.codebook.copy_(embed_sum / self._smoothed_counts()[:, None])
 
         self.unused_steps.add_(1).masked_fill_(counts > 0, 0)
         dead = self.unused_steps >= self.dead_code_steps
@@ -176,7 +194,6 @@ class EMAVectorQuantizer(torch.nn.Module):
             picks = torch.randint(0, x.shape[0], (n_dead,), device=x.device)
             fresh = _broadcast(x[picks].clone())
             self.codebook[dead] = fresh
-            self.embed_sum[dead] = fresh
             self.cluster_size[dead] = 1.0
             self.unused_steps[dead] = 0
         return n_dead
@@ -212,8 +229,8 @@ class ResidualVectorQuantizer(torch.nn.Module):
     >>> out = rvq(torch.randn(2, 5, 8), num_quantizers=2)
     >>> out.quantized.shape, out.codes.shape
     (torch.Size([2, 5, 8]), torch.Size([2, 5, 2]))
-    >>> rvq.num_quantizers_for(0.4)
-    2
+    >>> rvq.num_quantizers_for(0.8)
+    4
     """
 
     def __init__(
@@ -263,8 +280,10 @@ class ResidualVectorQuantizer(torch.nn.Module):
         """
         exact = kbps * 1000 / (self.frame_rate * self.bits_per_code)
         n_q = round(exact)
-        if abs(exact - n_q) > 1e-6 or not 1 <= n_q <= self.num_quantizers:
-            served = [self.bitrate(n) for n in range(1, self.num_quantizers + 1)]
+        # Only the stage counts trained by quantizer dropout serve a bitrate.
+        if abs(exact - n_q) > 1e-6 or n_q not in self.train_num_quantizers:
+            trained = sorted(set(self.train_num_quantizers))
+            served = [self.bitrate(n) for n in trained]
             raise ValueError(
                 f"{kbps} kbps is not served by this model; choose one of "
                 + ", ".join(f"{b:g}" for b in served)
@@ -306,9 +325,7 @@ class ResidualVectorQuantizer(torch.nn.Module):
         else:
             n_stages = num_quantizers or self.num_quantizers
             if not 1 <= n_stages <= self.num_quantizers:
-                raise ValueError(
-                    f"num_quantizers must be in 1..{self.num_quantizers}"
-                )
+                raise ValueError(f"num_quantizers must be in 1..{self.num_quantizers}")
             per_utt = torch.full((batch,), n_stages, device=x.device)
 
         residual = x.detach()
@@ -362,7 +379,8 @@ class ResidualVectorQuantizer(torch.nn.Module):
         if codes.numel() and (codes.min() < 0 or codes.max() >= self.codebook_size):
             raise ValueError(f"codes must lie in [0, {self.codebook_size})")
         return sum(
-            stage.decode(codes[..., k]) for k, stage in enumerate(self.stages[: codes.shape[-1]])
+            stage.decode(codes[..., k])
+            for k, stage in enumerate(self.stages[: codes.shape[-1]])
         )
 
 

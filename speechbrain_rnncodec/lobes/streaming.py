@@ -106,6 +106,7 @@ class StreamingDecoder:
     def __init__(self, decoder):
         self.decoder = decoder
         self.state = None
+        self.batch = 0
 
     @torch.no_grad()
     def push(self, latents):
@@ -121,6 +122,7 @@ class StreamingDecoder:
         torch.Tensor
             Finished samples.
         """
+        self.batch = latents.shape[0]
         if latents.shape[1] == 0:
             return latents.new_zeros(latents.shape[0], 0)
         wav, self.state = self.decoder(latents, self.state)
@@ -129,7 +131,7 @@ class StreamingDecoder:
     def flush(self):
         """Returns the samples still held in the overlap-add tail [B, n]."""
         if self.state is None:
-            return torch.zeros(0, 0)
+            return torch.zeros(self.batch, 0)
         wav = self.decoder.flush(self.state)
         self.state = None
         return wav
@@ -151,13 +153,19 @@ def encode_latents(encoder, wav):
         Latent frames.
     """
     usable = wav.shape[1] // encoder.samples_per_frame * encoder.samples_per_frame
-    latents, state = encoder(wav[:, :usable])
+    # A clip shorter than one frame has no whole frame to encode first.
+    parts, state = [], None
+    if usable:
+        latents, state = encoder(wav[:, :usable])
+        parts.append(latents)
     if usable < wav.shape[1]:
         left = wav[:, usable:]
         pad = left.new_zeros(left.shape[0], encoder.samples_per_frame - left.shape[1])
         last, _ = encoder(torch.cat([left, pad], dim=1), state)
-        latents = torch.cat([latents, last], dim=1)
-    return latents
+        parts.append(last)
+    if not parts:
+        return wav.new_zeros(wav.shape[0], 0, encoder.output_proj.out_features)
+    return torch.cat(parts, dim=1)
 
 
 def decode_latents(decoder, latents):

@@ -29,7 +29,8 @@ def dataio_prepare(hparams):
 
     Training items are random crops of ``segment_seconds``; validation
     items are the first ``valid_max_seconds`` of each utterance (to keep
-    validation cheap); test items are whole utterances.
+    validation cheap); the final evaluation (``dev`` and ``test``) reads
+    whole utterances.
 
     Arguments
     ---------
@@ -64,10 +65,12 @@ def dataio_prepare(hparams):
     for name, pipeline in [
         ("train", random_crop),
         ("valid", head(hparams["valid_max_seconds"])),
+        ("dev", head(None)),
         ("test", head(None)),
     ]:
+        csv = hparams["valid_csv" if name == "dev" else f"{name}_csv"]
         data = sb.dataio.dataset.DynamicItemDataset.from_csv(
-            hparams[f"{name}_csv"], dynamic_items=[pipeline], output_keys=["id", "sig"]
+            csv, dynamic_items=[pipeline], output_keys=["id", "sig"]
         )
         if name != "train":
             data = data.filtered_sorted(sort_key="duration", reverse=True)
@@ -117,15 +120,21 @@ if __name__ == "__main__":
         num_samples=len(datasets["train"]) * hparams["crops_per_utterance"],
         seed=hparams["seed"],
     )
-    brain.fit(
-        brain.hparams.epoch_counter,
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=dict(hparams["train_dataloader_opts"], sampler=train_sampler),
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
-    brain.evaluate(
-        datasets["test"],
-        min_key="loss",
-        test_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
+    if not run_opts.test_only:
+        brain.fit(
+            brain.hparams.epoch_counter,
+            datasets["train"],
+            datasets["valid"],
+            train_loader_kwargs=dict(
+                hparams["train_dataloader_opts"], sampler=train_sampler
+            ),
+            valid_loader_kwargs=hparams["valid_dataloader_opts"],
+        )
+    # Final numbers: best checkpoint, whole utterances of dev and test.
+    for name in hparams["eval_sets"]:
+        brain.eval_set = name
+        brain.evaluate(
+            datasets[name],
+            min_key="loss",
+            test_loader_kwargs=hparams["valid_dataloader_opts"],
+        )

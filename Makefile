@@ -1,0 +1,26 @@
+# Two commands on a fresh machine: `make demo` (the main job, on the shipped
+# default model) and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test bench
+
+$(BIN)/rnncodec: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch and torchaudio first: these two releases work together on CPU.
+	$(BIN)/pip install -q torch==2.14.1 torchaudio==2.11.0
+	$(BIN)/pip install -q -e .[test]
+	touch $@
+
+setup: $(BIN)/rnncodec
+
+demo: setup
+	OMP_NUM_THREADS=1 $(BIN)/rnncodec demo --output results/demo
+
+test: setup
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(BIN)/rnncodec bench

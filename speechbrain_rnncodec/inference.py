@@ -1,0 +1,265 @@
+"""RNNCodec: the pretrained codec in three lines.
+
+>>> from speechbrain_rnncodec.inference import RNNCodec
+>>> codec = RNNCodec.from_hparams()  # the shipped default 16 kHz model
+>>> tokens, lens = codec.encode(torch.randn(1, 16000) * 0.1, bitrate=3.0)
+>>> tokens.shape
+torch.Size([1, 50, 6])
+>>> codec.decode(tokens).shape
+torch.Size([1, 16000])
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import pathlib
+
+import torch
+from speechbrain.inference.interfaces import Pretrained
+
+from speechbrain_rnncodec.audio import check_waveform, read_audio
+from speechbrain_rnncodec.lobes.streaming import StreamingDecoder, StreamingEncoder
+
+DEFAULT_MODEL = pathlib.Path(__file__).parent / "pretrained" / "rnn_vq_16k"
+
+
+class RNNCodec(Pretrained):
+    """Encoder, residual VQ and decoder of a trained recurrent codec.
+
+    Load with ``RNNCodec.from_hparams(source=..., savedir=...)`` from a hub
+    folder (``hyperparams.yaml`` with ``modules:`` and ``pretrainer:``, one
+    ``.ckpt`` per module) or a HuggingFace repo id; without a source, the
+    default 16 kHz model shipped in the package is loaded.
+
+    Long signals are processed in chunks of ``chunk_seconds`` through the
+    streaming objects, so memory stays bounded and results equal those of
+    streaming.
+    """
+
+    HPARAMS_NEEDED = ["sample_rate", "bitrates"]
+    MODULES_NEEDED = ["encoder", "quantizer", "decoder"]
+    chunk_seconds = 30.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        missing = [m for m in self.MODULES_NEEDED if m not in self.mods]
+        if missing:
+            raise ValueError(f"hyperparams.yaml lacks the modules {missing}")
+
+    @classmethod
+    def from_hparams(cls, source=None, *args, **kwargs):
+        """Loads a codec; ``source=None`` loads the shipped default model.
+
+        Arguments
+        ---------
+        source : str, optional
+            Hub folder or HuggingFace repo id.
+        *args, **kwargs
+            Passed to ``Pretrained.from_hparams`` (``savedir``, ...).
+
+        Returns
+        -------
+        RNNCodec
+            The loaded codec, in eval mode.
+        """
+        return super().from_hparams(str(source or DEFAULT_MODEL), *args, **kwargs)
+
+    @property
+    def sample_rate(self):
+        """Sampling rate of the codec's waveforms."""
+        return self.hparams.sample_rate
+
+    @property
+    def bitrates(self):
+        """Bitrates (kbps) the model was trained to serve."""
+        return list(self.hparams.bitrates)
+
+    def _chunk(self):
+        """Samples per processing chunk (a whole number of frames)."""
+        frame = self.mods.encoder.samples_per_frame
+        return int(self.chunk_seconds * self.sample_rate) // frame * frame
+
+    @torch.no_grad()
+    def encode(self, wavs, wav_lens=None, bitrate=None):
+        """Tokens [B, T', K] (int64) of waveforms [B, T].
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms [B, T] at ``sample_rate`` (padded batch allowed).
+        wav_lens : torch.Tensor, optional
+            Relative lengths [B]; the encoder is causal, so each
+            utterance gets the tokens of encoding it alone.
+        bitrate : float, optional
+            kbps, one of :attr:`bitrates` (default: the highest).
+
+        Returns
+        -------
+        tokens : torch.Tensor
+            Codes [B, ceil(T / 320), K].
+        token_lens : torch.Tensor
+            Relative lengths of the token sequences [B].
+        """
+        wavs = check_waveform(torch.as_tensor(wavs, dtype=torch.float32))
+        if wavs.dim() == 1:
+            wavs = wavs[None]
+        if wav_lens is None:
+            wav_lens = torch.ones(wavs.shape[0])
+        stream = self.streaming_encoder(bitrate)
+        chunk = self._chunk()
+        parts = [
+            stream.push(wavs[:, i : i + chunk]) for i in range(0, wavs.shape[1], chunk)
+        ]
+        tokens = torch.cat(parts + [stream.flush()], dim=1)
+        return tokens, wav_lens
+
+    @torch.no_grad()
+    def decode(self, tokens, token_lens=None):
+        """Waveforms [B, T' * 320] of tokens [B, T', K].
+
+        Arguments
+        ---------
+        tokens : torch.Tensor
+            Codes [B, T', K]; K codebooks give the bitrate.
+        token_lens : torch.Tensor, optional
+            Relative lengths (they carry over to the waveforms).
+
+        Returns
+        -------
+        torch.Tensor
+            Waveforms [B, T' * 320].
+        """
+        stream = self.streaming_decoder()
+        steps = self._chunk() // self.mods.encoder.samples_per_frame
+        parts = [
+            stream.push(tokens[:, i : i + steps])
+            for i in range(0, tokens.shape[1], steps)
+        ]
+        return torch.cat(parts + [stream.flush()], dim=1)
+
+    def num_quantizers_for(self, bitrate=None):
+        """Codebooks used at ``bitrate`` kbps (default: the highest)."""
+        return self.mods.quantizer.num_quantizers_for(bitrate or max(self.bitrates))
+
+    def streaming_encoder(self, bitrate=None):
+        """A :class:`TokenStreamEncoder` for chunks of samples."""
+        return TokenStreamEncoder(self, self.num_quantizers_for(bitrate))
+
+    def streaming_decoder(self):
+        """A :class:`TokenStreamDecoder` for chunks of tokens."""
+        return TokenStreamDecoder(self)
+
+    def encode_file(self, path, bitrate=None):
+        """Tokens [1, T', K] of an audio file (resampled, downmixed).
+
+        Arguments
+        ---------
+        path : str
+            Any file soundfile reads.
+        bitrate : float, optional
+            kbps (default: the highest).
+
+        Returns
+        -------
+        torch.Tensor
+            Tokens.
+        """
+        wav = read_audio(path, self.sample_rate).to(self.device)
+        return self.encode(wav[None], bitrate=bitrate)[0]
+
+    def resynthesize_file(self, path, bitrate=None):
+        """Decoded waveform [T] of an audio file coded at ``bitrate``.
+
+        Arguments
+        ---------
+        path : str
+            Any file soundfile reads.
+        bitrate : float, optional
+            kbps (default: the highest).
+
+        Returns
+        -------
+        torch.Tensor
+            Decoded samples, as many as the (resampled) input.
+        """
+        wav = read_audio(path, self.sample_rate).to(self.device)
+        tokens, _ = self.encode(wav[None], bitrate=bitrate)
+        return self.decode(tokens)[0, : len(wav)]
+
+    # DASB names, so the codec drops into DASB-style recipes unchanged.
+    def sig_to_tokens(self, signal, lengths=None, num_codebooks=None):
+        """DASB: tokens [B, T', K] of ``signal`` [B, T]."""
+        bitrate = None
+        if num_codebooks:
+            bitrate = self.mods.quantizer.bitrate(num_codebooks)
+        return self.encode(signal, lengths, bitrate=bitrate)[0]
+
+    def tokens_to_sig(self, tokens, lengths=None):
+        """DASB: waveforms [B, T] of tokens [B, T', K]."""
+        return self.decode(tokens, lengths)
+
+    def get_pretrained_embeddings(self, vocab_size=None, num_codebooks=None):
+        """DASB: codebooks stacked as [K * C, D]."""
+        stages = self.mods.quantizer.stages[:num_codebooks]
+        return torch.cat([stage.codebook for stage in stages], dim=0)
+
+    def forward(self, wavs, wav_lens=None, bitrate=None):
+        """Encodes and decodes ``wavs`` [B, T]; returns waveforms [B, T]."""
+        tokens, _ = self.encode(wavs, wav_lens, bitrate)
+        return self.decode(tokens)[:, : wavs.shape[-1]]
+
+
+class TokenStreamEncoder:
+    """Chunks of samples [B, n] in, tokens [B, t, K] out.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        The loaded codec.
+    num_quantizers : int
+        Codebooks per frame.
+    """
+
+    def __init__(self, codec, num_quantizers):
+        self.quantizer = codec.mods.quantizer
+        self.num_quantizers = num_quantizers
+        self.stream = StreamingEncoder(codec.mods.encoder)
+
+    def _tokens(self, latents):
+        out = self.quantizer(latents, self.num_quantizers)
+        return out.codes.reshape(
+            latents.shape[0], latents.shape[1], self.num_quantizers
+        )
+
+    @torch.no_grad()
+    def push(self, chunk):
+        """Adds samples [B, n]; returns tokens of completed frames."""
+        return self._tokens(self.stream.push(check_waveform(chunk)))
+
+    @torch.no_grad()
+    def flush(self):
+        """Tokens of the last, zero-padded frame (if samples are left)."""
+        return self._tokens(self.stream.flush())
+
+
+class TokenStreamDecoder:
+    """Chunks of tokens [B, t, K] in, finished samples [B, n] out.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        The loaded codec.
+    """
+
+    def __init__(self, codec):
+        self.quantizer = codec.mods.quantizer
+        self.stream = StreamingDecoder(codec.mods.decoder)
+
+    @torch.no_grad()
+    def push(self, tokens):
+        """Decodes tokens [B, t, K]; returns finished samples [B, n]."""
+        return self.stream.push(self.quantizer.decode(tokens))
+
+    def flush(self):
+        """The samples still held in the overlap-add tail."""
+        return self.stream.flush()

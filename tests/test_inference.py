@@ -1,0 +1,123 @@
+"""The pretrained interface, export and the rnncodec command."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_rnncodec.audio import read_audio
+from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.export import export_checkpoint
+from speechbrain_rnncodec.inference import DEFAULT_MODEL, RNNCodec
+from speechbrain_rnncodec.lobes.streaming import encode_latents
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HUB_YAML = ROOT / "hparams" / "rnn_vq_16k.yaml"
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return RNNCodec.from_hparams()
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return read_audio(SAMPLE)[: 16000 * 2]
+
+
+def test_shipped_yaml_is_the_hparams_copy():
+    shipped = (DEFAULT_MODEL / "hyperparams.yaml").read_text()
+    assert shipped == HUB_YAML.read_text()
+
+
+def test_encode_decode_shapes_and_bitrates(codec, speech):
+    for kbps, k in [(1.5, 3), (3.0, 6), (6.0, 12)]:
+        tokens, lens = codec.encode(speech[None], bitrate=kbps)
+        assert tokens.dtype == torch.int64
+        assert tokens.shape == (1, -(-len(speech) // 320), k)
+        assert codec.decode(tokens).shape == (1, tokens.shape[1] * 320)
+    with pytest.raises(ValueError, match="not served"):
+        codec.encode(speech[None], bitrate=2.0)
+
+
+def test_padding_invariance(codec, speech):
+    short = speech[:12345]
+    batch = torch.zeros(2, len(speech))
+    batch[0], batch[1, : len(short)] = speech, short
+    tokens, _ = codec.encode(batch, torch.tensor([1.0, len(short) / len(speech)]))
+    alone, _ = codec.encode(short[None])
+    assert torch.equal(tokens[1, : alone.shape[1]], alone[0])
+
+
+def test_streaming_through_interface(codec, speech):
+    whole, _ = codec.encode(speech[None], bitrate=3.0)
+    enc = codec.streaming_encoder(3.0)
+    parts = [enc.push(speech[None, i : i + 555]) for i in range(0, len(speech), 555)]
+    tokens = torch.cat(parts + [enc.flush()], dim=1)
+    assert torch.equal(tokens, whole)
+    dec = codec.streaming_decoder()
+    wav = torch.cat(
+        [dec.push(tokens[:, i : i + 3]) for i in range(0, tokens.shape[1], 3)]
+        + [dec.flush()],
+        dim=1,
+    )
+    assert (wav - codec.decode(whole)).abs().max() < 1e-4
+
+
+def test_nan_input_is_refused(codec):
+    with pytest.raises(ValueError, match="NaN"):
+        codec.encode(torch.tensor([[0.0, float("nan")] * 400]))
+
+
+def test_export_roundtrip_equals_training_modules(tmp_path, speech):
+    with open(HUB_YAML) as fin:
+        modules = load_hyperpyyaml(fin)["modules"]
+    ckpt = tmp_path / "CKPT+x"
+    ckpt.mkdir()
+    for name, module in modules.items():
+        torch.save(module.state_dict(), ckpt / f"{name}.ckpt")
+    out = export_checkpoint(ckpt, HUB_YAML, tmp_path / "hub", half=False)
+    codec = RNNCodec.from_hparams(source=str(out), savedir=str(tmp_path / "saved"))
+    tokens, _ = codec.encode(speech[None], bitrate=6.0)
+    # What CodecBrain computes on the same input.
+    with torch.no_grad():
+        latents = encode_latents(modules["encoder"], speech[None])
+        expected = modules["quantizer"].eval()(latents, 12).codes
+    assert torch.equal(tokens, expected)
+
+
+def test_export_rejects_other_architecture(tmp_path):
+    ckpt = tmp_path / "CKPT+x"
+    ckpt.mkdir()
+    for name in ("encoder", "quantizer", "decoder"):
+        torch.save({"weight": torch.zeros(3)}, ckpt / f"{name}.ckpt")
+    with pytest.raises(ValueError, match="encoder.ckpt is not this architecture"):
+        export_checkpoint(ckpt, HUB_YAML, tmp_path / "hub")
+    assert not (tmp_path / "hub").exists()
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "speechbrain_rnncodec.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_demo(tmp_path):
+    proc = run_cli("demo", "--output", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "PESQ-WB" in proc.stdout
+    assert len(list(tmp_path.glob("*kbps.wav"))) == 3
+
+
+def test_cli_clear_error_on_bad_input(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    proc = run_cli("demo", "--input", str(bad), "--output", str(tmp_path / "o"))
+    assert proc.returncode == 1
+    assert "error: cannot read" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,133 @@
+"""Tests for the spectral loss and the quality metrics.
+
+The speech is a copy of a real LibriSpeech utterance
+(/work/shared/data/LibriSpeech, CC BY 4.0); tests needing it are skipped when
+the data is absent.
+"""
+
+import math
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+
+from speechbrain_rnncodec.losses import MultiResolutionSpectralLoss
+from speechbrain_rnncodec.metrics import (
+    NanSkippingMetricStats,
+    pesq_wb,
+    quality_stats,
+    stoi,
+)
+
+FLAC = Path(
+    "/work/shared/data/LibriSpeech/test-clean-5/1970/28415/1970-28415-0023.flac"
+)
+needs_flac = pytest.mark.skipif(not FLAC.exists(), reason="LibriSpeech not found")
+
+
+@pytest.fixture(scope="module")
+def speech():
+    data, rate = sf.read(str(FLAC), dtype="float32")
+    assert rate == 16000
+    return torch.from_numpy(data)
+
+
+def noisy(x, snr_db, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.randn(x.shape, generator=gen)
+    noise = noise * x.pow(2).mean().sqrt() / noise.pow(2).mean().sqrt()
+    return x + noise * 10 ** (-snr_db / 20)
+
+
+def total(terms):
+    return sum(terms.values())
+
+
+# ---------------------------------------------------------------------- loss
+def test_spectral_loss_zero_for_identical_signals():
+    torch.manual_seed(0)
+    y = torch.randn(2, 8000)
+    terms = MultiResolutionSpectralLoss()(y, y)
+    assert sorted(terms) == ["complex", "convergence", "log_mag", "mel"]
+    assert all(float(v) == 0.0 for v in terms.values())
+
+
+def test_spectral_loss_grows_with_noise():
+    loss = MultiResolutionSpectralLoss()
+    torch.manual_seed(0)
+    t = torch.arange(8000) / 16000
+    y = (torch.sin(2 * math.pi * 220 * t) + 0.1 * torch.randn(8000))[None]
+    values = [total(loss(noisy(y, snr), y)) for snr in (30, 15, 0)]
+    assert 0 < values[0] < values[1] < values[2], values
+
+
+def test_spectral_loss_is_differentiable():
+    loss = MultiResolutionSpectralLoss(n_ffts=(256, 512), n_mels=(40, 64))
+    torch.manual_seed(0)
+    y = torch.randn(2, 4000)
+    y_hat = (y + 0.1 * torch.randn(2, 4000)).requires_grad_()
+    total(loss(y_hat, y)).backward()
+    assert y_hat.grad is not None
+    assert torch.isfinite(y_hat.grad).all()
+    assert y_hat.grad.abs().sum() > 0
+    # Also finite from an all-zero (silent) estimate, where magnitudes clamp.
+    silent = torch.zeros(1, 4000, requires_grad=True)
+    total(loss(silent, y[:1])).backward()
+    assert torch.isfinite(silent.grad).all()
+
+
+# ------------------------------------------------------------------- metrics
+@needs_flac
+def test_pesq_and_stoi_rank_clean_above_noisy(speech):
+    ref = speech.expand(3, -1)
+    dec = torch.stack([speech, noisy(speech, 20), noisy(speech, 0)])
+    lens = torch.ones(3)
+    p = pesq_wb(dec, ref, lens)
+    s = stoi(dec, ref, lens)
+    assert p.shape == s.shape == (3,)
+    assert p[0] > 4.4 and s[0] > 0.99
+    assert p[0] > p[1] > p[2], p
+    assert s[0] > s[1] > s[2], s
+
+
+@needs_flac
+def test_metrics_ignore_padding(speech):
+    n = speech.shape[0]
+    padded = torch.cat([speech, torch.zeros(8000)])
+    deg = noisy(speech, 10)
+    deg_padded = torch.cat([deg, torch.randn(8000)])  # garbage past the end
+    lens = torch.tensor([n / padded.shape[0]])
+    for metric in (pesq_wb, stoi):
+        expected = metric(deg[None], speech[None], torch.ones(1))
+        got = metric(deg_padded[None], padded[None], lens)
+        torch.testing.assert_close(got, expected)
+
+
+@needs_flac
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_quality_stats_skip_undefined_pesq(speech):
+    stats = quality_stats()
+    ref = torch.stack([speech, torch.zeros_like(speech)])  # silence: no PESQ
+    dec = torch.stack([noisy(speech, 20), torch.zeros_like(speech)])
+    lens = torch.ones(2)
+    stats["pesq"].append(["speech", "silence"], dec, ref, lens)
+    scores = [float(s) for s in stats["pesq"].scores]
+    assert not math.isnan(scores[0]) and math.isnan(scores[1])
+    summary = stats["pesq"].summarize()
+    assert summary["count"] == 1
+    assert summary["average"] == pytest.approx(scores[0])
+    assert summary["min_score"] == summary["max_score"] == pytest.approx(scores[0])
+
+
+def test_nan_skipping_summary():
+    stats = NanSkippingMetricStats(metric=lambda x: x)
+    stats.append(["a", "b", "c", "d"], torch.tensor([1.0, math.nan, 3.0, math.nan]))
+    assert stats.summarize("average") == pytest.approx(2.0)
+    assert stats.summarize("min_score") == 1.0
+    assert stats.summarize("max_score") == 3.0
+    assert stats.summarize("count") == 2
+    empty = NanSkippingMetricStats(metric=lambda x: x)
+    empty.append(["a"], torch.tensor([math.nan]))
+    assert math.isnan(empty.summarize("average"))
+    assert empty.summarize("count") == 0
