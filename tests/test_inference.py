@@ -121,3 +121,38 @@ def test_cli_clear_error_on_bad_input(tmp_path):
     proc = run_cli("demo", "--input", str(bad), "--output", str(tmp_path / "o"))
     assert proc.returncode == 1
     assert "error: cannot read" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_silence_and_clips_shorter_than_a_frame(codec):
+    tokens, _ = codec.encode(torch.zeros(1, 16000))
+    assert torch.isfinite(codec.decode(tokens)).all()
+    tokens, _ = codec.encode(torch.randn(1, 100) * 0.1)
+    assert tokens.shape[1] == 1
+    assert codec.decode(tokens).shape == (1, 320)
+
+
+def test_long_signals_are_coded_in_chunks(codec, speech):
+    long = speech.repeat(3)[None]
+    whole, _ = codec.encode(long)
+    chunked = RNNCodec.chunk_seconds
+    try:
+        RNNCodec.chunk_seconds = 0.5  # 25 frames per chunk
+        tokens, _ = codec.encode(long)
+        wav = codec.decode(tokens)
+    finally:
+        RNNCodec.chunk_seconds = chunked
+    assert torch.equal(tokens, whole)
+    assert (wav - codec.decode(whole)).abs().max() < 1e-4
+
+
+def test_other_rate_and_stereo_files_are_converted(codec, tmp_path, caplog):
+    import soundfile as sf
+
+    stereo = torch.stack([read_audio(SAMPLE, 8000)] * 2, dim=1)
+    path = tmp_path / "stereo8k.wav"
+    sf.write(path, stereo.numpy(), 8000)
+    with caplog.at_level("INFO"):
+        tokens = codec.encode_file(path, bitrate=1.5)
+    assert "resampling from 8000 Hz" in caplog.text
+    assert "downmixing 2 channels" in caplog.text
+    assert tokens.shape[-1] == 3
