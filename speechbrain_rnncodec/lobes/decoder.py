@@ -166,7 +166,8 @@ class RNNDecoder(torch.nn.Module):
             Complex spectrum.
         """
         batch, steps, _ = x.shape
-        out = self.head(self.output_norm(x))
+        # The spectrum and the inverse STFT stay in float32 under autocast.
+        out = self.head(self.output_norm(x)).float()
         out = out.reshape(batch, steps * self.frames_per_step, 3, self.n_bins)
         log_mag, real, imag = out.unbind(dim=2)
         # Magnitude from log_mag, phase from the direction of (real, imag).

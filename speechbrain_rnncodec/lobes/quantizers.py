@@ -315,6 +315,13 @@ class ResidualVectorQuantizer(torch.nn.Module):
             [B, T, K] int64, ``commitment_loss`` (scalar) and ``stats``
             (perplexity and restarted dead codes per stage, in training).
         """
+        # Nearest-code search and EMA statistics need float32 precision,
+        # also under mixed-precision autocast.
+        with torch.autocast(x.device.type, enabled=False):
+            return self._quantize(x.float(), num_quantizers, mask)
+
+    def _quantize(self, x, num_quantizers, mask):
+        """Body of :meth:`forward`, in float32."""
         batch, steps, _ = x.shape
         if mask is None:
             mask = torch.ones(batch, steps, dtype=torch.bool, device=x.device)

@@ -25,12 +25,13 @@ from speechbrain_rnncodec.brains.codec import CodecBrain
 
 
 def dataio_prepare(hparams):
-    """Train, valid and test datasets from the prepared CSV manifests.
+    """Datasets from the CSV manifests written by the data preparation.
 
-    Training items are random crops of ``segment_seconds``; validation
-    items are the first ``valid_max_seconds`` of each utterance (to keep
-    validation cheap); the final evaluation (``dev`` and ``test``) reads
-    whole utterances.
+    ``train`` (the merged training splits) yields random crops of
+    ``segment_seconds``; ``valid`` (the first dev split) yields the first
+    ``valid_max_seconds`` of each utterance, to keep validation cheap; each
+    dev and test split also gets a dataset of whole utterances, named after
+    the split, for the final evaluation.
 
     Arguments
     ---------
@@ -40,10 +41,11 @@ def dataio_prepare(hparams):
     Returns
     -------
     dict
-        ``train``, ``valid`` and ``test`` DynamicItemDatasets.
+        Name -> DynamicItemDataset.
     """
     rate = hparams["sample_rate"]
     segment = hparams["segment_seconds"]
+    folder = hparams["output_folder"]
 
     @sb.utils.data_pipeline.takes("wav", "duration")
     @sb.utils.data_pipeline.provides("sig")
@@ -61,20 +63,19 @@ def dataio_prepare(hparams):
 
         return read
 
-    datasets = {}
-    for name, pipeline in [
-        ("train", random_crop),
-        ("valid", head(hparams["valid_max_seconds"])),
-        ("dev", head(None)),
-        ("test", head(None)),
-    ]:
-        csv = hparams["valid_csv" if name == "dev" else f"{name}_csv"]
-        data = sb.dataio.dataset.DynamicItemDataset.from_csv(
-            csv, dynamic_items=[pipeline], output_keys=["id", "sig"]
+    def dataset(csv, pipeline):
+        return sb.dataio.dataset.DynamicItemDataset.from_csv(
+            f"{folder}/{csv}", dynamic_items=[pipeline], output_keys=["id", "sig"]
         )
-        if name != "train":
-            data = data.filtered_sorted(sort_key="duration", reverse=True)
-        datasets[name] = data
+
+    datasets = {"train": dataset("train.csv", random_crop)}
+    valid = dataset(
+        f"{hparams['dev_splits'][0]}.csv", head(hparams["valid_max_seconds"])
+    )
+    datasets["valid"] = valid.filtered_sorted(sort_key="duration", reverse=True)
+    for split in hparams["dev_splits"] + hparams["test_splits"]:
+        whole = dataset(f"{split}.csv", head(None))
+        datasets[split] = whole.filtered_sorted(sort_key="duration", reverse=True)
     return datasets
 
 
@@ -131,7 +132,7 @@ if __name__ == "__main__":
             valid_loader_kwargs=hparams["valid_dataloader_opts"],
         )
     # Final numbers: best checkpoint, whole utterances of dev and test.
-    for name in hparams["eval_sets"]:
+    for name in hparams["dev_splits"] + hparams["test_splits"]:
         brain.eval_set = name
         brain.evaluate(
             datasets[name],
