@@ -68,6 +68,39 @@ def cmd_bench(args):
     return 0
 
 
+def cmd_eval(args):
+    """``rnncodec eval``: codecs side by side on a LibriSpeech folder."""
+    import datetime
+
+    from speechbrain_rnncodec.baselines import make_codec
+    from speechbrain_rnncodec.evaluate import evaluate, find_utterances, write_results
+    from speechbrain_rnncodec.metrics import WhisperASR
+
+    torch.set_num_threads(args.threads)
+    utts = find_utterances(args.data, args.max_utterances)
+    model = load_codec(args.model) if "rnncodec" in args.codecs else None
+    codecs = [make_codec(spec, model=model) for spec in args.codecs.split(",")]
+    asr = None
+    if args.asr != "none":
+        asr = WhisperASR(args.asr, cpu_threads=args.asr_threads)
+    examples = {u.id for u in utts[: args.examples]}
+    results, audio = evaluate(codecs, utts, asr, examples, progress=not args.quiet)
+    meta = {
+        "command": "rnncodec " + " ".join(sys.argv[1:]),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": f"{platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}",
+        "data": f"{args.data} ({len(utts)} utterances)",
+    }
+    table = write_results(results, args.output, meta)
+    from speechbrain_rnncodec.report import write_report
+
+    report = write_report(results, audio, args.output, meta, table)
+    print(table)
+    print(f"written: {args.output}/results.json, results.md, {report}")
+    return 0
+
+
 def cmd_export(args):
     """``rnncodec export``: training checkpoint -> hub folder."""
     from speechbrain_rnncodec.export import export_checkpoint
@@ -99,6 +132,28 @@ def build_parser():
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--threads", type=int, default=1)
     bench.set_defaults(handler=cmd_bench)
+
+    ev = sub.add_parser("eval", help="codecs side by side: quality, kbps, speed")
+    ev.add_argument("--data", required=True, help="LibriSpeech-layout folder")
+    ev.add_argument(
+        "--codecs",
+        default="rnncodec@1.5,rnncodec@3,rnncodec@6,opus@6,opus@8,opus@12,"
+        "codec2@1600,codec2@3200",
+        help="comma-separated NAME@BITRATE (opus, opuslib, codec2, rnncodec)",
+    )
+    ev.add_argument("--model", help=model_help)
+    ev.add_argument("--output", default="results/eval", help="output folder")
+    ev.add_argument(
+        "--asr", default="base", help="Whisper model path or name, or 'none'"
+    )
+    ev.add_argument("--max-utterances", type=int, help="use the first N only")
+    ev.add_argument("--examples", type=int, default=3, help="utterances to listen to")
+    ev.add_argument(
+        "--threads", type=int, default=1, help="torch threads (codec timing)"
+    )
+    ev.add_argument("--asr-threads", type=int, default=1, help="Whisper threads")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(handler=cmd_eval)
 
     export = sub.add_parser("export", help="training checkpoint -> hub folder")
     export.add_argument("checkpoint", help="a CKPT+... folder of a training run")
