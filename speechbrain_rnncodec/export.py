@@ -72,3 +72,25 @@ def export_checkpoint(checkpoint_dir, hparams_file, out_dir, half=True):
         if tmp.exists():
             shutil.rmtree(tmp)
     return out_dir
+
+
+def load_hub_weights(modules, folder):
+    """Loads ``<folder>/<name>.ckpt`` into each module (e.g. to go on
+    training from an exported model; float16 weights become float32).
+
+    Arguments
+    ---------
+    modules : dict
+        Name -> torch.nn.Module.
+    folder : str
+        A hub folder written by :func:`export_checkpoint`.
+    """
+    for name, module in modules.items():
+        path = pathlib.Path(folder) / f"{name}.ckpt"
+        if not path.exists():
+            raise FileNotFoundError(f"no {path}")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as err:
+            raise ValueError(f"{path} does not fit this architecture: {err}") from err

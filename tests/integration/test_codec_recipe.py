@@ -65,3 +65,15 @@ def test_resume_from_checkpoint(tmp_path):
     log = (tmp_path / "train_log.txt").read_text()
     assert log.count("epoch: 1,") == 1
     assert log.count("epoch: 2,") == 1
+
+
+def test_new_run_starts_from_exported_weights(tmp_path):
+    import re
+
+    from speechbrain_rnncodec.inference import DEFAULT_MODEL
+
+    run_recipe("rnn_vq.yaml", tmp_path, "--debug", f"--init_from={DEFAULT_MODEL}")
+    log = (tmp_path / "train_log.txt").read_text()
+    # A random codec starts near 8; the shipped one is far below.
+    first_loss = float(re.search(r"epoch: 1,.*? train loss: ([0-9.]+)", log)[1])
+    assert first_loss < 6.0, log

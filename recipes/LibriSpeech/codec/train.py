@@ -22,6 +22,7 @@ from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.brains.codec import CodecBrain
+from speechbrain_rnncodec.export import load_hub_weights
 
 
 def dataio_prepare(hparams):
@@ -107,6 +108,10 @@ if __name__ == "__main__":
         },
     )
     datasets = dataio_prepare(hparams)
+
+    if hparams["init_from"] and not hparams["checkpointer"].list_checkpoints():
+        # A new run that starts from exported weights (checkpoints win).
+        load_hub_weights(hparams["modules"], hparams["init_from"])
 
     brain = CodecBrain(
         modules=hparams["modules"],
