@@ -29,12 +29,18 @@ def cmd_demo(args):
     path = args.input or SAMPLE
     rows = run_demo(load_codec(args.model), args.output, path)
     print(f"input: {path}")
-    print(f"{'kbps':>6} {'tokens [T, K]':>14} {'PESQ-WB':>8} {'STOI':>6}  decoded")
+    print(
+        f"{'kbps':>5} {'tokens [T, K]':>14} {'bytes':>7} {'real kbps':>9} "
+        f"{'PESQ-WB':>8} {'STOI':>6}  compressed file -> decoded"
+    )
     for r in rows:
         print(
-            f"{r['kbps']:>6g} {str(list(r['tokens'])):>14} {r['pesq']:>8.2f} "
-            f"{r['stoi']:>6.3f}  {r['wav']}"
+            f"{r['bitrate']:>5g} {str(list(r['tokens'])):>14} {r['bytes']:>7d} "
+            f"{r['kbps']:>9.3f} {r['pesq']:>8.2f} {r['stoi']:>6.3f}  "
+            f"{r['file']} -> {r['wav']}"
         )
+    if rows:
+        print(f"spectrograms: {rows[0]['spectrogram']}")
     return 0
 
 
@@ -105,8 +111,18 @@ def cmd_export(args):
     """``rnncodec export``: training checkpoint -> hub folder."""
     from speechbrain_rnncodec.export import export_checkpoint
 
-    out = export_checkpoint(args.checkpoint, args.hparams, args.output, not args.fp32)
-    print(f"exported {args.checkpoint} to {out}")
+    metrics = None
+    if args.card_metrics:
+        with open(args.card_metrics, encoding="utf-8") as fin:
+            metrics = fin.read()
+    out = export_checkpoint(
+        args.checkpoint,
+        args.hparams,
+        args.output,
+        not args.fp32,
+        metrics_markdown=metrics,
+    )
+    print(f"exported {args.checkpoint} to {out} (model card: {out}/README.md)")
     return 0
 
 
@@ -160,6 +176,11 @@ def build_parser():
     export.add_argument("output", help="hub folder to write")
     export.add_argument("--hparams", required=True, help="hub yaml of the model")
     export.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    export.add_argument(
+        "--card-metrics",
+        metavar="FILE",
+        help="markdown table of measured results for the model card",
+    )
     export.set_defaults(handler=cmd_export)
     return parser
 

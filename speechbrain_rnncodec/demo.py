@@ -4,7 +4,9 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import os
 import pathlib
+import tempfile
 
 import torch
 from speechbrain.dataio.dataio import write_audio
@@ -15,41 +17,84 @@ from speechbrain_rnncodec.metrics import pesq_wb, stoi
 SAMPLE = pathlib.Path(__file__).parent / "samples" / "1970-28415-0023.flac"
 
 
+def write_atomic(path, data):
+    """Writes ``data`` (bytes) to ``path`` through a temp file + rename."""
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fout:
+            fout.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
 def run_demo(codec, output_folder, path=SAMPLE):
-    """Encodes and decodes ``path`` at each bitrate; writes decoded wavs.
+    """Codes ``path`` at each bitrate into a compressed file, decodes the
+    file read back from disk, and plots the spectrograms.
+
+    Writes ``<stem>_<kbps>kbps.rnct`` (the bytes of
+    :class:`~speechbrain_rnncodec.baselines.RNNCodecCodec`: a 5-byte header
+    and 10-bit packed tokens), ``<stem>_<kbps>kbps.wav`` (decoded from that
+    file) and ``<stem>_spectrograms.png`` (original and every bitrate).
 
     Arguments
     ---------
     codec : RNNCodec
         A loaded codec.
     output_folder : str
-        Where ``<name>_<kbps>kbps.wav`` files are written.
+        Where the files are written.
     path : str
         Audio file to code (default: the shipped sample).
 
     Returns
     -------
     list of dict
-        One row per bitrate: ``kbps``, ``tokens`` shape, ``pesq``, ``stoi``
-        and ``wav`` (the written file).
+        One row per bitrate: ``bitrate`` (nominal kbps), ``tokens`` shape
+        [T, K], ``file`` (the compressed file), ``bytes`` (its size),
+        ``kbps`` (bitrate measured from the file size and the duration),
+        ``pesq``, ``stoi``, ``wav`` (the decoded file) and ``spectrogram``
+        (the PNG, the same for every row).
     """
+    from speechbrain_rnncodec.baselines import RNNCodecCodec
+    from speechbrain_rnncodec.report import ORIGINAL, plot_spectrograms
+
     output = pathlib.Path(output_folder)
     output.mkdir(parents=True, exist_ok=True)
+    stem = pathlib.Path(path).stem
     wav = read_audio(path, codec.sample_rate)
+    seconds = len(wav) / codec.sample_rate
     ones = torch.ones(1)
+    audio = {(stem, ORIGINAL): wav}
+    results = {"rows": {}}  # measured kbps, for the spectrogram titles
     rows = []
-    for kbps in codec.bitrates:
-        tokens, _ = codec.encode(wav[None], bitrate=kbps)
-        decoded = codec.decode(tokens)[:, : len(wav)]
-        out = output / f"{pathlib.Path(path).stem}_{kbps:g}kbps.wav"
+    for bitrate in codec.bitrates:
+        coder = RNNCodecCodec(codec, bitrate)
+        compressed = output / f"{stem}_{bitrate:g}kbps.rnct"
+        write_atomic(compressed, coder.encode(wav))
+        data = compressed.read_bytes()
+        kbps = compressed.stat().st_size * 8 / seconds / 1000
+        decoded = coder.decode(data)[None]
+        out = output / f"{stem}_{bitrate:g}kbps.wav"
         write_audio(str(out), decoded[0], codec.sample_rate)
+        audio[stem, coder.name] = decoded[0]
+        results["rows"][coder.name] = {"kbps": kbps}
         rows.append(
             {
+                "bitrate": bitrate,
+                "tokens": (-(-len(wav) // coder.hop), coder.num_codebooks),
+                "file": str(compressed),
+                "bytes": len(data),
                 "kbps": kbps,
-                "tokens": tuple(tokens.shape[1:]),
                 "pesq": float(pesq_wb(decoded, wav[None], ones)[0]),
                 "stoi": float(stoi(decoded, wav[None], ones)[0]),
                 "wav": str(out),
             }
         )
+    png = plot_spectrograms(audio, stem, output / f"{stem}_spectrograms.png", results)
+    for row in rows:
+        row["spectrogram"] = str(png)
     return rows

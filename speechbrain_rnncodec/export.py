@@ -12,9 +12,23 @@ import tempfile
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+TRAINING_DATA = (
+    "LibriSpeech (English read audiobooks, 16 kHz): train-clean-5 plus "
+    "train-clean-100-extra (112 speakers of train-clean-100), "
+    "random 1.28 s crops; model selection on dev-clean-5."
+)
 
-def export_checkpoint(checkpoint_dir, hparams_file, out_dir, half=True):
-    """Writes ``hyperparams.yaml`` and one ``<module>.ckpt`` per module.
+
+def export_checkpoint(
+    checkpoint_dir,
+    hparams_file,
+    out_dir,
+    half=True,
+    training_data=TRAINING_DATA,
+    metrics_markdown=None,
+):
+    """Writes ``hyperparams.yaml``, one ``<module>.ckpt`` per module and a
+    model card ``README.md``.
 
     Only what inference needs is kept (buffers a module no longer declares
     are dropped); weights are stored in float16 when ``half`` (they are
@@ -32,6 +46,10 @@ def export_checkpoint(checkpoint_dir, hparams_file, out_dir, half=True):
         Folder to create (replaced if it exists).
     half : bool
         Store floating-point tensors as float16.
+    training_data : str
+        What the model was trained on, for the model card.
+    metrics_markdown : str, optional
+        A markdown table of measured results for the model card.
 
     Returns
     -------
@@ -40,12 +58,12 @@ def export_checkpoint(checkpoint_dir, hparams_file, out_dir, half=True):
     """
     checkpoint_dir, out_dir = pathlib.Path(checkpoint_dir), pathlib.Path(out_dir)
     with open(hparams_file, encoding="utf-8") as fin:
-        modules = load_hyperpyyaml(fin)["modules"]
+        hparams = load_hyperpyyaml(fin)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=".export-"))
     tmp.chmod(0o755)
     try:
-        for name, module in modules.items():
+        for name, module in hparams["modules"].items():
             path = checkpoint_dir / f"{name}.ckpt"
             if not path.exists():
                 raise FileNotFoundError(f"checkpoint has no {path}")
@@ -65,6 +83,8 @@ def export_checkpoint(checkpoint_dir, hparams_file, out_dir, half=True):
                 }
             torch.save(state, tmp / f"{name}.ckpt")
         shutil.copyfile(hparams_file, tmp / "hyperparams.yaml")
+        card = model_card(hparams, training_data, metrics_markdown)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
@@ -72,6 +92,170 @@ def export_checkpoint(checkpoint_dir, hparams_file, out_dir, half=True):
         if tmp.exists():
             shutil.rmtree(tmp)
     return out_dir
+
+
+def _rnn(module):
+    """The (first) recurrent layer stack inside ``module``."""
+    return next(m for m in module.modules() if isinstance(m, torch.nn.RNNBase))
+
+
+def _millions(count):
+    return f"{count / 1e6:.2f} M"
+
+
+def model_card(hparams, training_data=TRAINING_DATA, metrics_markdown=None):
+    """The ``README.md`` of a hub folder, read from the loaded hub yaml.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hub yaml (``sample_rate``, ``bitrates``, ``modules``
+        with ``encoder``, ``quantizer`` and ``decoder``).
+    training_data : str
+        What the model was trained on.
+    metrics_markdown : str, optional
+        A markdown table of measured results (default: a pointer to them).
+
+    Returns
+    -------
+    str
+        Markdown, with HuggingFace front matter.
+    """
+    from speechbrain_rnncodec.lobes.streaming import algorithmic_latency_ms
+
+    mods = hparams["modules"]
+    enc, vq, dec = mods["encoder"], mods["quantizer"], mods["decoder"]
+    rate = hparams["sample_rate"]
+    enc_rnn, dec_rnn = _rnn(enc), _rnn(dec)
+    latency = algorithmic_latency_ms(enc, dec, rate)
+    params = {n: sum(p.numel() for p in m.parameters()) for n, m in mods.items()}
+    codes = sum(stage.codebook.numel() for stage in vq.stages)
+    latent = vq.stages[0].codebook.shape[-1]
+    rates = ", ".join(
+        f"{b:g} kbps = {vq.num_quantizers_for(b)} codebooks"
+        for b in hparams["bitrates"]
+    )
+    metrics = (metrics_markdown or "").strip() or (
+        "Not measured for this export. `rnncodec eval --data LIBRISPEECH_DIR "
+        "--model THIS_FOLDER` measures PESQ-WB, STOI, WER and bitrate next to "
+        "Opus and Codec 2; see `recipes/LibriSpeech/codec/README.md` of "
+        "speechbrain_rnncodec for the results of the shipped model."
+    )
+    lines = [
+        "---",
+        "library_name: speechbrain",
+        "license: apache-2.0",
+        "language: en",
+        "tags: [speechbrain, audio, speech, codec, audio-tokenizer]",
+        "datasets: [librispeech_asr]",
+        "---",
+        "",
+        "# RNNCodec: recurrent neural speech codec "
+        f"({rate // 1000} kHz, {'/'.join(f'{b:g}' for b in hparams['bitrates'])} kbps)",
+        "",
+        "A causal, streaming neural speech codec built from recurrent networks "
+        "with the speechbrain_rnncodec package (a SpeechBrain plugin). One "
+        "model serves every bitrate.",
+        "",
+        "## Model",
+        "",
+        f"- Encoder: causal STFT ({enc.stft.n_fft}-point window, "
+        f"{enc.stft.hop_length}-sample hop), {enc.frames_per_step} frames "
+        f"stacked, {enc_rnn.num_layers}-layer {type(enc_rnn).__name__} "
+        f"{enc_rnn.hidden_size} with a skip path, {latent}-d latent.",
+        f"- Quantizer: residual VQ, {vq.num_quantizers} codebooks x "
+        f"{vq.codebook_size} codes ({vq.bits_per_code:g} bits each), "
+        f"trained with quantizer dropout; {rates}.",
+        f"- Decoder: {dec_rnn.num_layers}-layer {type(dec_rnn).__name__} "
+        f"{dec_rnn.hidden_size}, inverse-STFT head ({dec.istft.n_fft}-point, "
+        f"{dec.istft.hop_length}-sample hop).",
+        f"- Sample rate {rate} Hz, {vq.frame_rate:g} token frames per second "
+        f"({enc.samples_per_frame} samples each), algorithmic latency "
+        f"{latency:g} ms; encoder and decoder stream chunk by chunk.",
+        f"- Parameters: {_millions(sum(params.values()))} trainable ("
+        + ", ".join(f"{n} {_millions(c)}" for n, c in params.items() if c)
+        + f") plus {_millions(codes)} codebook entries.",
+        "",
+        "## Training data",
+        "",
+        training_data.strip(),
+        "",
+        "## Results",
+        "",
+        metrics,
+        "",
+        "## Limits",
+        "",
+        f"- {rate // 1000} kHz mono speech only; other rates are resampled, "
+        "music and general audio are out of scope.",
+        "- Trained on English read speech (audiobooks): expect lower quality "
+        "on conversational, noisy, reverberant or non-English speech.",
+        "- No adversarial (GAN) training yet: decoded speech is smoother and "
+        "more muffled than GAN-trained codecs at the same bitrate.",
+        "- A small model trained on a CPU on little data; not a replacement "
+        "for large codecs trained on thousands of hours.",
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "from speechbrain_rnncodec.inference import RNNCodec",
+        'codec = RNNCodec.from_hparams(source="ORG/NAME", savedir="rnncodec_model")',
+        "decoded = codec.decode(codec.encode(wavs, bitrate=3.0)[0])  # wavs: [B, T]",
+        "```",
+        "",
+        "`source` is a HuggingFace repo id or the path of this folder. "
+        "Command line (installed with speechbrain_rnncodec):",
+        "",
+        "```bash",
+        "rnncodec demo --model ORG/NAME --input speech.wav --output out/",
+        "rnncodec eval --model ORG/NAME --data LibriSpeech/test-clean",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def load_weights(module, path):
+    """Loads one checkpoint into ``module``, strictly and weights-only.
+
+    Unpickling runs with ``weights_only=True`` (no code in a checkpoint
+    runs, whatever torch's default); every key and shape must match.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        The module to fill.
+    path : str
+        Its ``.ckpt`` file.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file is missing.
+    ValueError
+        The file is not a plain state dict of this architecture.
+    """
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"missing checkpoint {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several unpickling errors
+        raise ValueError(f"{path} is not a weights-only checkpoint: {err}") from err
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds a {type(state).__name__}, not weights")
+    wanted = module.state_dict()
+    bad = sorted(set(wanted) ^ set(state)) or [
+        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
+        for k, v in wanted.items()
+        if getattr(state[k], "shape", None) != v.shape
+    ]
+    if bad:
+        raise ValueError(
+            f"{path} is another architecture than the {type(module).__name__} "
+            f"of hyperparams.yaml: {bad[:3]}"
+        )
+    module.load_state_dict(state)
 
 
 def load_hub_weights(modules, folder):
@@ -86,11 +270,4 @@ def load_hub_weights(modules, folder):
         A hub folder written by :func:`export_checkpoint`.
     """
     for name, module in modules.items():
-        path = pathlib.Path(folder) / f"{name}.ckpt"
-        if not path.exists():
-            raise FileNotFoundError(f"no {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        try:
-            module.load_state_dict(state)
-        except RuntimeError as err:
-            raise ValueError(f"{path} does not fit this architecture: {err}") from err
+        load_weights(module, pathlib.Path(folder) / f"{name}.ckpt")

@@ -15,9 +15,12 @@ Authors
 import pathlib
 
 import torch
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.inference.interfaces import Pretrained
+from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
 from speechbrain_rnncodec.audio import check_waveform, read_audio
+from speechbrain_rnncodec.export import load_weights
 from speechbrain_rnncodec.lobes.streaming import StreamingDecoder, StreamingEncoder
 
 DEFAULT_MODEL = pathlib.Path(__file__).parent / "pretrained" / "rnn_vq_16k"
@@ -47,22 +50,84 @@ class RNNCodec(Pretrained):
             raise ValueError(f"hyperparams.yaml lacks the modules {missing}")
 
     @classmethod
-    def from_hparams(cls, source=None, *args, **kwargs):
+    def from_hparams(
+        cls,
+        source=None,
+        hparams_file="hyperparams.yaml",
+        overrides=None,
+        savedir=None,
+        local_strategy=LocalStrategy.SYMLINK,
+        fetch_config=None,
+        **kwargs,
+    ):
         """Loads a codec; ``source=None`` loads the shipped default model.
+
+        SpeechBrain's ``pretrained_from_hparams``, with clear errors and
+        safe weights: a missing file raises ``FileNotFoundError`` naming
+        it; a checkpoint that is not a plain state dict of the yaml's
+        module (other keys or shapes) raises ``ValueError`` naming it.
+        Checkpoints are unpickled with ``weights_only=True`` (SpeechBrain's
+        own hook calls ``torch.load`` without it). The yaml itself is
+        trusted code: load only hub folders you trust.
 
         Arguments
         ---------
         source : str, optional
             Hub folder or HuggingFace repo id.
-        *args, **kwargs
-            Passed to ``Pretrained.from_hparams`` (``savedir``, ...).
+        hparams_file : str
+            The yaml in ``source``.
+        overrides : dict, optional
+            Changes to the yaml.
+        savedir : str, optional
+            Where files are linked (default: none, the HuggingFace cache).
+        local_strategy : speechbrain.utils.fetching.LocalStrategy
+            How fetched files reach ``savedir``.
+        fetch_config : speechbrain.utils.fetching.FetchConfig, optional
+            Network, revision and cache options.
+        **kwargs
+            Passed to the constructor (``run_opts``, ...).
 
         Returns
         -------
         RNNCodec
             The loaded codec, in eval mode.
         """
-        return super().from_hparams(str(source or DEFAULT_MODEL), *args, **kwargs)
+        source = str(source or DEFAULT_MODEL)
+        fetch_config = fetch_config or FetchConfig()
+        fetch_kw = {"local_strategy": local_strategy, "fetch_config": fetch_config}
+        local = pathlib.Path(source)
+        if local.is_dir() and not (local / hparams_file).is_file():
+            raise FileNotFoundError(f"hub folder {source} has no {hparams_file}")
+        try:
+            path = fetch(hparams_file, source=source, savedir=savedir, **fetch_kw)
+        except (OSError, ValueError) as err:
+            msg = f"cannot fetch {hparams_file} of {source}: {err}"
+            raise FileNotFoundError(msg) from err
+        with open(path, encoding="utf-8") as fin:
+            hparams = load_hyperpyyaml(fin, overrides or {})
+        pretrainer = hparams.get("pretrainer")
+        if pretrainer is None or "modules" not in hparams:
+            raise ValueError(f"{hparams_file} of {source} lacks modules/pretrainer")
+        loaded = [id(m) for m in pretrainer.loadables.values()]
+        unloaded = [n for n, m in hparams["modules"].items() if id(m) not in loaded]
+        if unloaded:
+            raise ValueError(f"{hparams_file} of {source} loads no {unloaded}")
+        names = [f"{n}.ckpt" for n in pretrainer.loadables]
+        if local.is_dir():
+            missing = [n for n in names if not (local / n).is_file()]
+            if missing:
+                raise FileNotFoundError(f"hub folder {source} has no {missing}")
+        hparams["savedir"] = savedir
+        pretrainer.set_collect_in(savedir)
+        pretrainer.add_custom_hooks(dict.fromkeys(pretrainer.loadables, load_weights))
+        try:
+            pretrainer.collect_files(default_source=source, **fetch_kw)
+        except (OSError, ValueError) as err:
+            name = next(n for n in pretrainer.loadables if n not in pretrainer.is_local)
+            msg = f"cannot fetch {name}.ckpt of {source}: {err}"
+            raise FileNotFoundError(msg) from err
+        pretrainer.load_collected()
+        return cls(modules=hparams["modules"], hparams=hparams, **kwargs)
 
     @property
     def sample_rate(self):

@@ -1,0 +1,264 @@
+"""Hub side of the codec: the demo's compressed files, the model card,
+loading errors and weights-only loading, the offline HuggingFace path."""
+
+import hashlib
+import os
+import pathlib
+import shutil
+import struct
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_rnncodec import cli
+from speechbrain_rnncodec.audio import read_audio
+from speechbrain_rnncodec.baselines import RNNCodecCodec
+from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.export import model_card
+from speechbrain_rnncodec.inference import DEFAULT_MODEL, RNNCodec
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HUB_YAML = ROOT / "hparams" / "rnn_vq_16k.yaml"
+HUB_FILES = ("hyperparams.yaml", "encoder.ckpt", "quantizer.ckpt", "decoder.ckpt")
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return RNNCodec.from_hparams()
+
+
+@pytest.fixture
+def clip(tmp_path):
+    import soundfile as sf
+
+    wav = read_audio(SAMPLE)[:24000]  # 1.5 s
+    path = tmp_path / "clip.wav"
+    sf.write(path, wav.numpy(), 16000, subtype="FLOAT")
+    return path
+
+
+def test_demo_writes_compressed_files_and_decodes_them(codec, clip, tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--input", str(clip), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "real kbps" in printed and "PESQ-WB" in printed
+    files = sorted(out.glob("clip_*kbps.rnct"))
+    assert [f.name for f in files] == [
+        "clip_1.5kbps.rnct",
+        "clip_3kbps.rnct",
+        "clip_6kbps.rnct",
+    ]
+    assert not list(out.glob(".*"))  # no temp file left behind
+    wav = read_audio(clip)
+    seconds = len(wav) / 16000
+    for kbps, books in [(1.5, 3), (3.0, 6), (6.0, 12)]:
+        path = out / f"clip_{kbps:g}kbps.rnct"
+        size = path.stat().st_size
+        frames = -(-len(wav) // 320)
+        assert size == 5 + -(-frames * books * 10 // 8)
+        real = size * 8 / seconds / 1000
+        assert kbps <= real < kbps + 0.05
+        assert f"{size:>7d} {real:>9.3f}" in printed
+        # The bytes on disk decode to what in-memory tokens decode to.
+        tokens, _ = codec.encode(wav[None], bitrate=kbps)
+        in_memory = codec.decode(tokens)[0, : len(wav)]
+        from_file = RNNCodecCodec(codec, kbps).decode(path.read_bytes())
+        assert torch.equal(from_file, in_memory)
+        written = read_audio(out / f"clip_{kbps:g}kbps.wav")
+        # 16-bit wav: the decoded peaks (up to 1.2 here) clip.
+        assert (written - in_memory.clamp(-1, 1)).abs().max() < 2e-4
+    png = (out / "clip_spectrograms.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", png[16:24])
+    assert width > 400 and height > 400  # four stacked panels
+    assert f"spectrograms: {out / 'clip_spectrograms.png'}" in printed
+
+
+def hub_hparams():
+    with open(HUB_YAML) as fin:
+        return load_hyperpyyaml(fin)
+
+
+def test_model_card_content():
+    card = model_card(hub_hparams())
+    for text in [
+        "library_name: speechbrain",
+        "2-layer LSTM 256",  # encoder
+        "2-layer LSTM 384",  # decoder
+        "12 codebooks x 1024 codes",
+        "1.5 kbps = 3 codebooks, 3 kbps = 6 codebooks, 6 kbps = 12 codebooks",
+        "50 token frames per second",
+        "algorithmic latency 35 ms",
+        "4.74 M trainable",
+        "1.57 M codebook entries",
+        "train-clean-5",
+        "train-clean-100-extra",
+        "rnncodec eval",  # where the metrics are, none given
+        "16 kHz mono speech",
+        "English read speech",
+        "GAN",
+        "CPU",
+        "RNNCodec.from_hparams(",
+        "rnncodec demo --model",
+    ]:
+        assert text in card, text
+    usage = card.split("```python\n")[1].split("```")[0]
+    assert len(usage.strip().splitlines()) == 3
+
+
+def test_export_writes_card_with_metrics(tmp_path):
+    modules = hub_hparams()["modules"]
+    ckpt = tmp_path / "CKPT+x"
+    ckpt.mkdir()
+    for name, module in modules.items():
+        torch.save(module.state_dict(), ckpt / f"{name}.ckpt")
+    table = "| kbps | PESQ-WB |\n|---|---|\n| 6 | 9.99 |\n"
+    (tmp_path / "metrics.md").write_text(table)
+    args = [str(ckpt), str(tmp_path / "hub"), "--hparams", str(HUB_YAML)]
+    assert cli.main(["export", *args, "--card-metrics", str(tmp_path / "m.md")]) == 1
+    assert (
+        cli.main(["export", *args, "--card-metrics", str(tmp_path / "metrics.md")]) == 0
+    )
+    card = (tmp_path / "hub" / "README.md").read_text()
+    assert table.strip() in card and "Not measured" not in card
+    assert "LSTM 256" in card
+    assert sorted(p.name for p in (tmp_path / "hub").iterdir()) == sorted(
+        HUB_FILES + ("README.md",)
+    )
+
+
+@pytest.fixture
+def hub(tmp_path):
+    folder = tmp_path / "hub"
+    folder.mkdir()
+    for name in HUB_FILES:
+        shutil.copyfile(DEFAULT_MODEL / name, folder / name)
+    return folder
+
+
+def load(folder):
+    return RNNCodec.from_hparams(source=str(folder), savedir=str(folder.parent / "s"))
+
+
+@pytest.mark.parametrize("name", HUB_FILES)
+def test_missing_file_is_named(hub, name):
+    (hub / name).unlink()
+    with pytest.raises(FileNotFoundError, match=name):
+        load(hub)
+
+
+def test_checkpoint_of_other_shapes_is_named(hub):
+    yaml = (hub / "hyperparams.yaml").read_text()
+    assert yaml.count("hidden_size: 256") == 1  # the encoder's
+    (hub / "hyperparams.yaml").write_text(yaml.replace("size: 256", "size: 128"))
+    with pytest.raises(ValueError, match="encoder.ckpt is another architecture"):
+        load(hub)
+
+
+@pytest.mark.parametrize(
+    "name, state",
+    [("quantizer", {"weight": torch.zeros(3)}), ("decoder", [torch.zeros(3)])],
+)
+def test_checkpoint_of_other_keys_is_named(hub, name, state):
+    torch.save(state, hub / f"{name}.ckpt")
+    with pytest.raises(ValueError, match=f"{name}.ckpt"):
+        load(hub)
+
+
+class Payload:
+    """Unpickling it creates a file: what weights-only loading prevents."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def test_checkpoints_are_loaded_weights_only(hub, tmp_path, monkeypatch):
+    marker = tmp_path / "code_ran"
+    state = torch.load(hub / "encoder.ckpt", weights_only=True)
+    state["payload"] = Payload(marker)
+    torch.save(state, hub / "encoder.ckpt")
+    # torch.load without weights_only (as SpeechBrain's hook calls it) would
+    # now unpickle anything.
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    with pytest.raises(ValueError, match="encoder.ckpt is not a weights-only"):
+        load(hub)
+    assert not marker.exists()
+    with pytest.warns(UserWarning, match="forcing weights_only=False"):
+        torch.load(hub / "encoder.ckpt")  # without weights_only, code runs
+    assert marker.exists()
+
+
+HF_SCRIPT = textwrap.dedent(
+    """
+    import pathlib, sys
+    import torch
+    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.demo import SAMPLE
+    from speechbrain_rnncodec.inference import RNNCodec
+
+    savedir, cache = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]).resolve()
+    hub = RNNCodec.from_hparams(source="sb-test/rnncodec", savedir=str(savedir))
+    for name in ["hyperparams.yaml", "encoder.ckpt", "decoder.ckpt"]:
+        assert (savedir / name).resolve().parent == cache / "blobs", name
+    ref = RNNCodec.from_hparams()
+    wav = read_audio(SAMPLE)[None, :16000]
+    tokens, _ = hub.encode(wav, bitrate=3.0)
+    assert torch.equal(tokens, ref.encode(wav, bitrate=3.0)[0])
+    assert torch.equal(hub.decode(tokens), ref.decode(tokens))
+    for repo, name in [("sb-test/absent", "hyperparams.yaml"),
+                       ("sb-test/no-decoder", "decoder.ckpt")]:
+        try:
+            RNNCodec.from_hparams(source=repo, savedir=str(savedir) + repo[7:])
+        except FileNotFoundError as err:
+            assert name in str(err), err
+        else:
+            raise AssertionError(f"{repo} loaded")
+    print("HF-OK")
+    """
+)
+
+
+def fill_hf_cache(hub_cache, repo, files):
+    """A repo snapshot in huggingface_hub's cache layout (refs, snapshots
+    of symlinks, blobs named by their etag)."""
+    folder = hub_cache / f"models--{repo.replace('/', '--')}"
+    commit = hashlib.sha1(repo.encode()).hexdigest()
+    snapshot = folder / "snapshots" / commit
+    for sub in (folder / "refs", folder / "blobs", snapshot):
+        sub.mkdir(parents=True, exist_ok=True)
+    (folder / "refs" / "main").write_text(commit)
+    for name in files:
+        data = (DEFAULT_MODEL / name).read_bytes()
+        if name.endswith(".ckpt"):  # LFS file: sha256
+            etag = hashlib.sha256(data).hexdigest()
+        else:  # git blob sha1
+            etag = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        (folder / "blobs" / etag).write_bytes(data)
+        os.symlink(f"../../blobs/{etag}", snapshot / name)
+    return folder
+
+
+def test_huggingface_repo_id_offline(tmp_path, monkeypatch):
+    hf_home = tmp_path / "hf_home"
+    repo = fill_hf_cache(hf_home / "hub", "sb-test/rnncodec", HUB_FILES)
+    fill_hf_cache(hf_home / "hub", "sb-test/no-decoder", HUB_FILES[:3])
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HOME", str(hf_home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    # huggingface_hub reads its environment at import: a fresh interpreter.
+    proc = subprocess.run(
+        [sys.executable, "-c", HF_SCRIPT, str(tmp_path / "saved"), str(repo)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and "HF-OK" in proc.stdout, proc.stderr[-3000:]
