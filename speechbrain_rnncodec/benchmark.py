@@ -63,3 +63,66 @@ def measure_speed(codec, wav, repeats=5):
         "seconds": seconds,
         "rows": rows,
     }
+
+
+def measure_training(hparams_file, audio_files, steps=10, precision="fp32"):
+    """Training throughput of a recipe: seconds of audio per second.
+
+    Runs ``steps`` real ``CodecBrain`` training steps (after one warm-up
+    step) on random crops of ``audio_files``, with the recipe's batch size
+    and segment length.
+
+    Arguments
+    ---------
+    hparams_file : str
+        A codec recipe yaml (e.g. ``recipes/LibriSpeech/codec/hparams/rnn_vq.yaml``).
+    audio_files : list of str
+        Speech to crop batches from.
+    steps : int
+        Timed steps.
+    precision : str
+        ``fp32`` or ``bf16``.
+
+    Returns
+    -------
+    float
+        Seconds of training audio processed per second of wall time.
+    """
+    import random
+
+    from hyperpyyaml import load_hyperpyyaml
+    from speechbrain.dataio.batch import PaddedBatch
+
+    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.brains.codec import CodecBrain
+
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, {"data_folder": "unused"})
+    brain = CodecBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts={"precision": precision, "device": "cpu"},
+    )
+    brain.init_optimizers()
+    brain.on_stage_start(None)
+    length = int(hparams["segment_seconds"] * hparams["sample_rate"])
+    wavs = [read_audio(f) for f in audio_files]
+    wavs = [w for w in wavs if len(w) >= length] or wavs
+
+    def batch():
+        items = []
+        for i in range(hparams["batch_size"]):
+            wav = random.choice(wavs)
+            start = random.randint(0, max(0, len(wav) - length))
+            crop = torch.nn.functional.pad(wav[start : start + length], (0, length))
+            items.append({"id": str(i), "sig": crop[:length]})
+        return PaddedBatch(items)
+
+    brain.modules.train()
+    brain.fit_batch(batch())  # warm-up, and k-means initialisation
+    start = time.perf_counter()
+    for _ in range(steps):
+        brain.fit_batch(batch())
+    elapsed = time.perf_counter() - start
+    return steps * hparams["batch_size"] * hparams["segment_seconds"] / elapsed

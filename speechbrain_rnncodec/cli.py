@@ -15,11 +15,13 @@ from speechbrain_rnncodec import __version__
 from speechbrain_rnncodec.audio import AudioError
 
 
-def load_codec(source):
-    """The codec at ``source`` (None: the shipped default model)."""
+def load_codec(args):
+    """The codec of ``args.model`` (None: the shipped default model) at
+    ``args.precision`` (``bf16`` runs the recurrent layers in bfloat16)."""
     from speechbrain_rnncodec.inference import RNNCodec
 
-    return RNNCodec.from_hparams(source=source)
+    run_opts = {"precision": args.precision}
+    return RNNCodec.from_hparams(source=args.model, run_opts=run_opts)
 
 
 def cmd_demo(args):
@@ -27,7 +29,7 @@ def cmd_demo(args):
     from speechbrain_rnncodec.demo import SAMPLE, run_demo
 
     path = args.input or SAMPLE
-    rows = run_demo(load_codec(args.model), args.output, path)
+    rows = run_demo(load_codec(args), args.output, path)
     print(f"input: {path}")
     print(
         f"{'kbps':>5} {'tokens [T, K]':>14} {'bytes':>7} {'real kbps':>9} "
@@ -51,7 +53,7 @@ def cmd_bench(args):
     from speechbrain_rnncodec.demo import SAMPLE
 
     torch.set_num_threads(args.threads)
-    codec = load_codec(args.model)
+    codec = load_codec(args)
     wav = read_audio(args.input or SAMPLE, codec.sample_rate)
     wav = wav.repeat(max(1, round(args.seconds * codec.sample_rate / len(wav))))
     result = measure_speed(codec, wav, args.repeats)
@@ -84,7 +86,7 @@ def cmd_eval(args):
 
     torch.set_num_threads(args.threads)
     utts = find_utterances(args.data, args.max_utterances)
-    model = load_codec(args.model) if "rnncodec" in args.codecs else None
+    model = load_codec(args) if "rnncodec" in args.codecs else None
     codecs = [make_codec(spec, model=model) for spec in args.codecs.split(",")]
     asr = None
     if args.asr != "none":
@@ -137,12 +139,14 @@ def build_parser():
 
     demo = sub.add_parser("demo", help="code a sample at every bitrate")
     demo.add_argument("--model", help=model_help)
+    demo.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     demo.add_argument("--input", help="audio file (default: shipped sample)")
     demo.add_argument("--output", default="rnncodec_demo", help="output folder")
     demo.set_defaults(handler=cmd_demo)
 
     bench = sub.add_parser("bench", help="encode/decode speed, one thread")
     bench.add_argument("--model", help=model_help)
+    bench.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     bench.add_argument("--input", help="audio file (default: shipped sample)")
     bench.add_argument("--seconds", type=float, default=30.0, help="audio length")
     bench.add_argument("--repeats", type=int, default=5)
@@ -158,6 +162,7 @@ def build_parser():
         help="comma-separated NAME@BITRATE (opus, opuslib, codec2, rnncodec)",
     )
     ev.add_argument("--model", help=model_help)
+    ev.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ev.add_argument("--output", default="results/eval", help="output folder")
     ev.add_argument(
         "--asr", default="base", help="Whisper model path or name, or 'none'"

@@ -289,6 +289,7 @@ class TokenStreamEncoder:
         self.quantizer = codec.mods.quantizer
         self.num_quantizers = num_quantizers
         self.stream = StreamingEncoder(codec.mods.encoder)
+        self.precision = codec.inference_ctx  # autocast of run_opts' precision
 
     def _tokens(self, latents):
         out = self.quantizer(latents, self.num_quantizers)
@@ -299,12 +300,14 @@ class TokenStreamEncoder:
     @torch.no_grad()
     def push(self, chunk):
         """Adds samples [B, n]; returns tokens of completed frames."""
-        return self._tokens(self.stream.push(check_waveform(chunk)))
+        with self.precision:
+            return self._tokens(self.stream.push(check_waveform(chunk)))
 
     @torch.no_grad()
     def flush(self):
         """Tokens of the last, zero-padded frame (if samples are left)."""
-        return self._tokens(self.stream.flush())
+        with self.precision:
+            return self._tokens(self.stream.flush())
 
 
 class TokenStreamDecoder:
@@ -319,11 +322,13 @@ class TokenStreamDecoder:
     def __init__(self, codec):
         self.quantizer = codec.mods.quantizer
         self.stream = StreamingDecoder(codec.mods.decoder)
+        self.precision = codec.inference_ctx
 
     @torch.no_grad()
     def push(self, tokens):
         """Decodes tokens [B, t, K]; returns finished samples [B, n]."""
-        return self.stream.push(self.quantizer.decode(tokens))
+        with self.precision:
+            return self.stream.push(self.quantizer.decode(tokens))
 
     def flush(self):
         """The samples still held in the overlap-add tail."""

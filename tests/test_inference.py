@@ -156,3 +156,13 @@ def test_other_rate_and_stereo_files_are_converted(codec, tmp_path, caplog):
     assert "resampling from 8000 Hz" in caplog.text
     assert "downmixing 2 channels" in caplog.text
     assert tokens.shape[-1] == 3
+
+
+def test_bf16_inference_stays_close_to_fp32(codec, speech):
+    fast = RNNCodec.from_hparams(run_opts={"precision": "bf16"})
+    tokens, _ = codec.encode(speech[None], bitrate=3.0)
+    fast_tokens, _ = fast.encode(speech[None], bitrate=3.0)
+    assert (tokens[..., 0] == fast_tokens[..., 0]).float().mean() > 0.9
+    reference = codec.decode(tokens)
+    error = (fast.decode(tokens) - reference).norm() / reference.norm()
+    assert error < 0.05
