@@ -53,6 +53,8 @@ def cmd_bench(args):
     from speechbrain_rnncodec.demo import SAMPLE
 
     torch.set_num_threads(args.threads)
+    if args.training:
+        return bench_training(args)
     codec = load_codec(args)
     wav = read_audio(args.input or SAMPLE, codec.sample_rate)
     wav = wav.repeat(max(1, round(args.seconds * codec.sample_rate / len(wav))))
@@ -73,6 +75,22 @@ def cmd_bench(args):
             f"{r['kbps']:>6g} {r['encode_x']:>12.1f} {r['decode_x']:>12.1f} "
             f"{r['total_x']:>11.1f}"
         )
+    return 0
+
+
+def bench_training(args):
+    """``rnncodec bench --training YAML``: training throughput."""
+    from speechbrain_rnncodec.benchmark import measure_training
+    from speechbrain_rnncodec.evaluate import find_utterances
+
+    files = [u.path for u in find_utterances(args.data, max_utterances=50)]
+    speed = measure_training(args.training, files, args.steps, args.precision)
+    print(f"command: rnncodec {' '.join(sys.argv[1:])}")
+    print(
+        f"training: {speed:.1f} s of audio per second "
+        f"({args.precision}, {torch.get_num_threads()} thread(s), "
+        f"mean over {args.steps} steps after a warm-up)"
+    )
     return 0
 
 
@@ -151,6 +169,9 @@ def build_parser():
     bench.add_argument("--seconds", type=float, default=30.0, help="audio length")
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--threads", type=int, default=1)
+    bench.add_argument("--training", help="recipe yaml: measure training instead")
+    bench.add_argument("--data", help="with --training: LibriSpeech-layout folder")
+    bench.add_argument("--steps", type=int, default=10, help="with --training")
     bench.set_defaults(handler=cmd_bench)
 
     ev = sub.add_parser("eval", help="codecs side by side: quality, kbps, speed")

@@ -166,3 +166,15 @@ def test_bf16_inference_stays_close_to_fp32(codec, speech):
     reference = codec.decode(tokens)
     error = (fast.decode(tokens) - reference).norm() / reference.norm()
     assert error < 0.05
+
+
+def test_cli_bench_speed_and_training():
+    proc = run_cli("bench", "--seconds=2", "--repeats=1")
+    assert proc.returncode == 0, proc.stderr
+    assert "algorithmic latency: 35 ms" in proc.stdout
+    assert len([ln for ln in proc.stdout.splitlines() if "x RT" in ln]) == 1
+    recipe = ROOT / "recipes" / "LibriSpeech" / "codec" / "hparams" / "rnn_vq.yaml"
+    data = ROOT / "tests" / "samples" / "LibriSpeech" / "train-clean-5"
+    proc = run_cli("bench", f"--training={recipe}", f"--data={data}", "--steps=1")
+    assert proc.returncode == 0, proc.stderr
+    assert "s of audio per second" in proc.stdout
