@@ -188,7 +188,9 @@ def build_parser():
     ev.add_argument(
         "--asr", default="base", help="Whisper model path or name, or 'none'"
     )
-    ev.add_argument("--max-utterances", type=int, help="use the first N only")
+    ev.add_argument(
+        "--max-utterances", type=int, help="use N, evenly spaced in ID order"
+    )
     ev.add_argument("--examples", type=int, default=3, help="utterances to listen to")
     ev.add_argument(
         "--threads", type=int, default=1, help="torch threads (codec timing)"
@@ -208,6 +210,11 @@ def build_parser():
         help="markdown table of measured results for the model card",
     )
     export.set_defaults(handler=cmd_export)
+
+    # Compressed .rnc files: encode, decode, info, fit-entropy.
+    from speechbrain_rnncodec.bitstream.commands import add_commands
+
+    add_commands(sub, model_help)
     return parser
 
 

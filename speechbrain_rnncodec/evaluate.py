@@ -44,7 +44,8 @@ def find_utterances(folder, max_utterances=None):
         A split (``.../test-clean``) or a corpus folder; ``*.flac`` files
         are found at any depth, transcripts in ``*.trans.txt`` beside them.
     max_utterances : int, optional
-        Keep only the first utterances.
+        Keep this many, evenly spaced in ID order (so every speaker of
+        the folder stays represented).
 
     Returns
     -------
@@ -65,7 +66,10 @@ def find_utterances(folder, max_utterances=None):
     ]
     if not utts:
         raise ValueError(f"no .flac files under {folder}")
-    return utts[:max_utterances]
+    if max_utterances and max_utterances < len(utts):
+        step = len(utts) / max_utterances
+        utts = [utts[int(i * step)] for i in range(max_utterances)]
+    return utts
 
 
 class _Tally:
