@@ -251,6 +251,109 @@ class RNNCodec(Pretrained):
         tokens, _ = self.encode(wav[None], bitrate=bitrate)
         return self.decode(tokens)[0, : len(wav)]
 
+    # Compressed files (.rnc container, entropy-coded tokens): see
+    # speechbrain_rnncodec.bitstream and docs/format.md.
+    def model_fingerprint(self):
+        """``(model_id, hash)``: the hub folder's name and 16 bytes of
+        SHA-256 over ``hyperparams.yaml`` and the checkpoints (computed
+        once); ``.rnc`` files only decode with the model of the same hash."""
+        from speechbrain_rnncodec.bitstream.codec_io import model_fingerprint
+
+        return model_fingerprint(self)
+
+    @property
+    def entropy_model(self):
+        """The token probability model ``compress`` codes with, loaded on
+        first use: the hub folder's ``token_frequencies.json`` if present,
+        else uniform (log2(codebook size) bits per code)."""
+        from speechbrain_rnncodec.bitstream.codec_io import codec_entropy_model
+
+        return codec_entropy_model(self)
+
+    def set_entropy_model(self, model=None):
+        """Chooses the entropy model: an ``EntropyModel``, the path of a
+        ``token_frequencies.json``, ``"uniform"``, or None (the default
+        lookup again). Returns the model."""
+        from speechbrain_rnncodec.bitstream.codec_io import load_entropy_model
+
+        self._rnc_entropy_model = load_entropy_model(self, model)
+        return self._rnc_entropy_model
+
+    def compress(self, path_or_tensor, bitrate=None, frames_per_packet=None):
+        """The ``.rnc`` bytes of an audio file or a waveform.
+
+        Arguments
+        ---------
+        path_or_tensor : str or torch.Tensor
+            Any file soundfile reads (resampled and downmixed, chunk by
+            chunk), or mono samples [T] at :attr:`sample_rate`.
+        bitrate : float, optional
+            kbps, one of :attr:`bitrates` (default: the highest).
+        frames_per_packet : int, optional
+            Token frames per packet (default 50, one second).
+
+        Returns
+        -------
+        bytes
+            The compressed file.
+        """
+        import io
+
+        from speechbrain_rnncodec.bitstream.codec_io import encode_stream
+        from speechbrain_rnncodec.bitstream.wavstream import file_chunks
+
+        if isinstance(path_or_tensor, (str, pathlib.Path)):
+            rate, channels, chunks = file_chunks(path_or_tensor)
+            name = str(path_or_tensor)
+        else:
+            wav = torch.as_tensor(path_or_tensor, dtype=torch.float32).cpu()
+            if wav.dim() == 2 and wav.shape[0] == 1:
+                wav = wav[0]
+            if wav.dim() != 1:
+                raise ValueError(f"compress takes mono samples [T], not {wav.shape}")
+            step = self._chunk()
+            rate, channels, name = self.sample_rate, 1, "waveform"
+            chunks = (wav[i : i + step, None].numpy() for i in range(0, len(wav), step))
+        out = io.BytesIO()
+        encode_stream(
+            self, chunks, rate, channels, out, bitrate, frames_per_packet, name=name
+        )
+        return out.getvalue()
+
+    def decompress(self, data, conceal=False):
+        """Waveform [T] (the original length, at :attr:`sample_rate`) of
+        ``.rnc`` bytes; raises ``BitstreamError`` for damaged data and
+        ``ModelMismatchError`` for a file of another model.
+
+        Arguments
+        ---------
+        data : bytes
+            The compressed file.
+        conceal : bool
+            Corrupted packets become silence (logged) instead of an error.
+
+        Returns
+        -------
+        torch.Tensor
+            Decoded samples.
+        """
+        import io
+
+        from speechbrain_rnncodec.bitstream.codec_io import ArraySink, decode_stream
+
+        sink = ArraySink()
+        decode_stream(self, io.BytesIO(bytes(data)), sink, conceal, name="data")
+        return sink.samples
+
+    def decode_file(self, path, conceal=False):
+        """Waveform [T] of an ``.rnc`` file, read packet by packet."""
+        from speechbrain_rnncodec.bitstream.codec_io import ArraySink, decode_stream
+
+        sink = ArraySink()
+        with open(path, "rb") as fin:
+            decode_stream(self, fin, sink, conceal, name=str(path))
+        return sink.samples
+
     # DASB names, so the codec drops into DASB-style recipes unchanged.
     def sig_to_tokens(self, signal, lengths=None, num_codebooks=None):
         """DASB: tokens [B, T', K] of ``signal`` [B, T]."""

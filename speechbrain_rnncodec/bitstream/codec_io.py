@@ -1,0 +1,473 @@
+"""The codec and the ``.rnc`` container together: model fingerprints,
+the entropy model of a loaded codec, and the streaming encode / decode
+pipelines used by ``RNNCodec.compress`` and the ``rnncodec`` command.
+
+Encoding: audio chunks -> downmix -> :class:`StreamResampler` ->
+``TokenStreamEncoder`` -> :class:`RNCWriter` (entropy coder, packets).
+Decoding: :class:`RNCReader` -> entropy decoder -> ``TokenStreamDecoder``
+-> a sink (array, WAV stream, sound file). Memory stays bounded by a
+chunk and a packet.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import hashlib
+import logging
+import pathlib
+
+import numpy as np
+import torch
+
+from speechbrain_rnncodec.audio import AudioError
+from speechbrain_rnncodec.bitstream.container import (
+    BitstreamError,
+    Header,
+    ModelMismatchError,
+    RNCReader,
+    RNCWriter,
+)
+from speechbrain_rnncodec.bitstream.entropy import (
+    FREQUENCY_FILE,
+    UNIFORM_ID,
+    EntropyError,
+    FrequencyModel,
+    UniformModel,
+)
+from speechbrain_rnncodec.bitstream.wavstream import (
+    StreamResampler,
+    to_pcm16,
+    wav_header,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FRAMES_PER_PACKET = 50
+_HASH_CHUNK = 2**20
+
+
+def model_folder(codec):
+    """The folder of the codec's checkpoints (None if unknown)."""
+    pretrainer = getattr(codec.hparams, "pretrainer", None)
+    paths = getattr(pretrainer, "paths", None) or {}
+    for path in paths.values():
+        return pathlib.Path(path).resolve().parent
+    return None
+
+
+def _hash_file(digest, name, path):
+    path = pathlib.Path(path)
+    digest.update(name.encode() + b"\0" + path.stat().st_size.to_bytes(8, "little"))
+    with open(path, "rb") as fin:
+        while block := fin.read(_HASH_CHUNK):
+            digest.update(block)
+
+
+def model_fingerprint(codec):
+    """``(model_id, hash)`` of a loaded codec, computed once per model.
+
+    The hash is the first 16 bytes of a SHA-256 over, in order,
+    ``hyperparams.yaml`` then each checkpoint in name order, every file
+    as ``name NUL size(uint64 LE) bytes``. The id is the hub folder's
+    name. A codec built without files hashes its state dict instead.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        The loaded codec.
+
+    Returns
+    -------
+    model_id : str
+    model_hash : bytes
+    """
+    cached = getattr(codec, "_rnc_fingerprint", None)
+    if cached is not None:
+        return cached
+    digest = hashlib.sha256()
+    pretrainer = getattr(codec.hparams, "pretrainer", None)
+    paths = dict(getattr(pretrainer, "paths", None) or {})
+    folder = model_folder(codec)
+    try:
+        if not paths:
+            raise FileNotFoundError
+        yaml = folder / "hyperparams.yaml"
+        if yaml.is_file():
+            _hash_file(digest, "hyperparams.yaml", yaml)
+        for name in sorted(paths):
+            _hash_file(digest, f"{name}.ckpt", paths[name])
+        model_id = folder.name
+    except OSError:
+        digest = hashlib.sha256()
+        for name, tensor in sorted(codec.mods.state_dict().items()):
+            data = tensor.detach().cpu().contiguous()
+            digest.update(f"{name}:{data.dtype}:{list(data.shape)}".encode())
+            digest.update(data.view(torch.uint8).numpy().tobytes())
+        model_id = "unnamed"
+    model_id = model_id.encode("utf-8")[:64].decode("utf-8", "ignore") or "unnamed"
+    if not model_id.isprintable():
+        model_id = "unnamed"
+    result = (model_id, digest.digest()[:16])
+    codec._rnc_fingerprint = result
+    return result
+
+
+def load_entropy_model(codec, source=None):
+    """The entropy model a codec encodes with.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        The loaded codec.
+    source : str or EntropyModel, optional
+        An :class:`EntropyModel`, a ``token_frequencies.json`` path, or
+        ``"uniform"``. Default: the hub folder's ``token_frequencies.json``
+        if present (ignored with a warning if fitted on another model),
+        else uniform.
+
+    Returns
+    -------
+    EntropyModel
+    """
+    size = codec.mods.quantizer.codebook_size
+    if source == UNIFORM_ID:
+        return UniformModel(size)
+    if source is not None and not isinstance(source, (str, pathlib.Path)):
+        model = source
+    else:
+        explicit = source is not None
+        path = pathlib.Path(source) if explicit else None
+        if path is None:
+            folder = model_folder(codec)
+            path = folder / FREQUENCY_FILE if folder else None
+            if path is None or not path.is_file():
+                return UniformModel(size)
+        model = FrequencyModel.load(path)
+        wanted = model_fingerprint(codec)[1].hex()
+        fitted = model.meta.get("model_hash")
+        if fitted is not None and fitted != wanted:
+            msg = f"{path} was fitted on another model (hash {fitted[:12]}...)"
+            if explicit:
+                raise EntropyError(msg)
+            logger.warning("%s; coding with a uniform model", msg)
+            return UniformModel(size)
+    if model.codebook_size != size:
+        raise EntropyError(
+            f"the entropy model has {model.codebook_size} codes per codebook, "
+            f"the codec {size}"
+        )
+    return model
+
+
+def codec_entropy_model(codec):
+    """The codec's entropy model, loaded once (lazily)."""
+    model = getattr(codec, "_rnc_entropy_model", None)
+    if model is None:
+        model = load_entropy_model(codec)
+        codec._rnc_entropy_model = model
+    return model
+
+
+def make_header(codec, bitrate=None, frames_per_packet=None, **fields):
+    """The :class:`Header` of the codec coding at ``bitrate`` kbps."""
+    model_id, model_hash = model_fingerprint(codec)
+    bitrate = bitrate or max(codec.bitrates)
+    quantizer = codec.mods.quantizer
+    return Header(
+        sample_rate=int(codec.sample_rate),
+        samples_per_frame=int(codec.mods.encoder.samples_per_frame),
+        num_codebooks=codec.num_quantizers_for(bitrate),
+        codebook_size=int(quantizer.codebook_size),
+        bitrate=int(round(bitrate * 1000)),
+        frames_per_packet=frames_per_packet or DEFAULT_FRAMES_PER_PACKET,
+        model_id=model_id,
+        model_hash=model_hash,
+        entropy_id=codec_entropy_model(codec).model_id,
+        **fields,
+    ).validate()
+
+
+def check_compatible(codec, header, name="input"):
+    """Raises :class:`ModelMismatchError` unless the codec made ``header``."""
+    model_id, model_hash = model_fingerprint(codec)
+    if header.model_hash != model_hash:
+        raise ModelMismatchError(
+            f"{name} was made by model {header.model_id} (hash "
+            f"{header.model_hash.hex()[:12]}), not by the loaded model {model_id} "
+            f"(hash {model_hash.hex()[:12]}); load that model with --model"
+        )
+    quantizer = codec.mods.quantizer
+    if (
+        header.sample_rate != codec.sample_rate
+        or header.samples_per_frame != codec.mods.encoder.samples_per_frame
+        or header.codebook_size != quantizer.codebook_size
+        or header.num_codebooks > quantizer.num_quantizers
+    ):
+        raise ModelMismatchError(f"{name}: header does not fit the loaded model")
+
+
+def resolve_entropy(codec, header, name="input"):
+    """The entropy model named by ``header`` (uniform or the codec's)."""
+    if header.entropy_id == UNIFORM_ID:
+        return UniformModel(header.codebook_size)
+    model = codec_entropy_model(codec)
+    if model.model_id != header.entropy_id:
+        raise ModelMismatchError(
+            f"{name} was entropy-coded with {header.entropy_id}, but the "
+            f"loaded model has {model.model_id}; use the token_frequencies.json "
+            "it was coded with (--entropy FILE)"
+        )
+    return model
+
+
+def encode_stream(
+    codec,
+    chunks,
+    rate,
+    channels,
+    out,
+    bitrate=None,
+    frames_per_packet=None,
+    name="audio",
+    notice=None,
+):
+    """Encodes audio chunks into an ``.rnc`` stream.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        The loaded codec.
+    chunks : iterable
+        float32 samples [n, channels] at ``rate``.
+    rate : int
+        Their sampling rate.
+    channels : int
+        Their channel count (downmixed to mono).
+    out : file object
+        Binary output; the header is filled in at the end if seekable.
+    bitrate : float, optional
+        kbps (default: the highest).
+    frames_per_packet : int, optional
+        Default 50 (1 s at 50 Hz).
+    name : str
+        What to call the audio in messages.
+    notice : callable, optional
+        Called with a message when resampling or downmixing.
+
+    Returns
+    -------
+    RNCWriter
+        The writer (``header``, ``packets``, ``frames``, ``bytes_written``).
+    """
+    header = make_header(
+        codec,
+        bitrate,
+        frames_per_packet,
+        orig_sample_rate=int(rate),
+        orig_channels=int(channels),
+    )
+    writer = RNCWriter(out, header, codec_entropy_model(codec))
+    notes = []
+    if channels > 1:
+        notes.append(f"downmixing {channels} channels to mono")
+    resampler = None
+    if rate != codec.sample_rate:
+        notes.append(f"resampling {rate} Hz to {codec.sample_rate} Hz")
+        resampler = StreamResampler(rate, codec.sample_rate)
+    if notes:
+        (notice or logger.info)(f"{name}: {', '.join(notes)}")
+    stream = codec.streaming_encoder(bitrate)
+    total = 0
+
+    def push(samples):
+        nonlocal total
+        if not len(samples):
+            return
+        samples = torch.as_tensor(samples, dtype=torch.float32)
+        bad = int((~torch.isfinite(samples)).sum())
+        if bad:
+            raise AudioError(f"{name} holds {bad} NaN or infinite samples")
+        total += len(samples)
+        tokens = stream.push(samples[None].to(codec.device))
+        writer.write(tokens[0].cpu().numpy())
+
+    for chunk in chunks:
+        mono = chunk.mean(axis=1) if chunk.shape[1] > 1 else chunk[:, 0]
+        push(resampler.push(mono) if resampler else mono)
+    if resampler:
+        push(resampler.flush())
+    if total == 0:
+        raise AudioError(f"{name} holds no audio samples")
+    writer.write(stream.flush()[0].cpu().numpy())
+    writer.close(total)
+    return writer
+
+
+class ArraySink:
+    """Collects decoded samples into a tensor (:attr:`samples`)."""
+
+    def __init__(self):
+        self.parts = []
+        self.samples = None
+
+    def start(self, header):
+        pass
+
+    def write(self, samples):
+        self.parts.append(samples)
+
+    def finish(self, num_samples):
+        self.samples = torch.from_numpy(np.concatenate(self.parts or [np.zeros(0)]))
+        self.samples = self.samples.float()
+
+
+class WavStreamSink:
+    """Writes 16-bit PCM WAV to a binary stream as samples come; the
+    sizes are exact if the header knows them or the stream is seekable,
+    else 0xFFFFFFFF (read as "to the end")."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.rate = None
+        self.at = None
+
+    def start(self, header):
+        self.rate = header.sample_rate
+        try:
+            self.at = self.stream.tell() if self.stream.seekable() else None
+        except (OSError, AttributeError, ValueError):
+            self.at = None
+        self.known = header.num_samples
+        self.stream.write(wav_header(self.rate, num_samples=header.num_samples))
+
+    def write(self, samples):
+        self.stream.write(to_pcm16(samples))
+        self.stream.flush()
+
+    def finish(self, num_samples):
+        if self.known is None and self.at is not None:
+            try:
+                end = self.stream.tell()
+                self.stream.seek(self.at)
+                self.stream.write(wav_header(self.rate, num_samples=num_samples))
+                self.stream.seek(end)
+            except (OSError, ValueError):
+                pass
+        self.stream.flush()
+
+
+class SoundFileSink:
+    """Writes decoded samples to an open ``soundfile.SoundFile``-like
+    object, created by ``opener(sample_rate)`` at the start."""
+
+    def __init__(self, opener):
+        self.opener = opener
+        self.handle = None
+
+    def start(self, header):
+        self.handle = self.opener(header.sample_rate)
+
+    def write(self, samples):
+        self.handle.write(samples)
+
+    def finish(self, num_samples):
+        self.handle.close()
+
+
+def _flushed(decoder):
+    tail = decoder.flush()
+    return tail[0].cpu().numpy() if tail.shape[0] else np.zeros(0)
+
+
+def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
+    """Decodes an ``.rnc`` stream into ``sink``, packet by packet.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        The model that made the stream.
+    stream : file object
+        Binary input.
+    sink : object
+        ``start(header)``, ``write(float32 samples)``, ``finish(n)``.
+    conceal : bool
+        A packet whose CRC fails becomes silence (reported through
+        ``warn``) instead of an error.
+    name : str
+        What to call the input in messages.
+    warn : callable, optional
+        Called with a message per concealed packet (default: log).
+
+    Returns
+    -------
+    RNCReader
+        The reader (``header``, ``num_samples``, ``corrupted``, ...).
+    """
+    reader = RNCReader(stream, name)
+    header = reader.header
+    check_compatible(codec, header, name)
+    model = resolve_entropy(codec, header, name)
+    hop = header.samples_per_frame
+    decoder = codec.streaming_decoder()
+    limit = header.num_samples
+    emitted, held = 0, np.zeros(0, dtype=np.float32)
+    sink.start(header)
+
+    def emit(samples, final=False):
+        nonlocal emitted, held
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if limit is not None:
+            samples = samples[: max(limit - emitted, 0)]
+        else:
+            samples = np.concatenate([held, samples])
+            keep = 0 if final else min(hop, len(samples))
+            held = samples[len(samples) - keep :]
+            samples = samples[: len(samples) - keep]
+        if len(samples):
+            sink.write(samples)
+            emitted += len(samples)
+
+    for packet in reader.packets(conceal):
+        if not packet.num_frames:
+            continue
+        if packet.payload is None:
+            first = packet.first_frame
+            (warn or logger.warning)(
+                f"{name}: packet {packet.index} (frames {first} to "
+                f"{first + packet.num_frames - 1}) is corrupted (CRC mismatch); "
+                f"concealed with {packet.num_frames * hop / header.sample_rate:g} s "
+                "of silence"
+            )
+            emit(_flushed(decoder))
+            emit(np.zeros(packet.num_frames * hop, dtype=np.float32))
+            decoder = codec.streaming_decoder()
+            continue
+        codes = reader.decode(packet, model)
+        wav = decoder.push(torch.from_numpy(codes)[None].to(codec.device))
+        emit(wav[0].cpu().numpy())
+    emit(_flushed(decoder))
+    num_samples = reader.num_samples
+    if limit is None:
+        held = held[: max(num_samples - emitted, 0)]
+        emit(np.zeros(0), final=True)
+    if emitted != num_samples:
+        raise BitstreamError(
+            f"{name}: decoded {emitted} samples, expected {num_samples}"
+        )
+    sink.finish(num_samples)
+    return reader
+
+
+__all__ = [
+    "ArraySink",
+    "SoundFileSink",
+    "WavStreamSink",
+    "check_compatible",
+    "codec_entropy_model",
+    "decode_stream",
+    "encode_stream",
+    "load_entropy_model",
+    "make_header",
+    "model_fingerprint",
+    "resolve_entropy",
+]

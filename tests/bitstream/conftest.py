@@ -1,0 +1,36 @@
+"""Hypothesis next to SpeechBrain.
+
+* Hypothesis scans every module in ``sys.modules`` for constants
+  (``getattr(module, "__file__")``); SpeechBrain puts lazy modules there
+  whose attribute access imports them, and ``k2_integration`` then raises
+  ImportError (k2 is not installed), which kills the collection. The scan
+  is made to skip SpeechBrain's lazy modules (a private hook of
+  Hypothesis; if it moves, this does nothing).
+* Hypothesis' caches go to a temp folder, not ``.hypothesis/`` in the repo.
+"""
+
+import sys
+import tempfile
+
+from hypothesis import configuration
+from speechbrain.utils.importutils import LazyModule
+
+configuration.set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
+
+try:
+    from hypothesis.internal.conjecture import providers
+
+    _scan = providers._get_local_constants
+    _seen = providers._seen_modules
+except (ImportError, AttributeError):  # pragma: no cover
+    providers = None
+
+if providers is not None:
+
+    def _skip_lazy_modules():
+        for module in list(sys.modules.values()):
+            if isinstance(module, LazyModule):
+                _seen.add(id(module))
+        return _scan()
+
+    providers._get_local_constants = _skip_lazy_modules

@@ -1,0 +1,208 @@
+"""RNNCodec.compress / decompress / decode_file through the .rnc
+container, with the shipped model."""
+
+import dataclasses
+import glob
+import io
+import pathlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torchaudio
+
+from speechbrain_rnncodec.audio import AudioError, read_audio
+from speechbrain_rnncodec.bitstream.codec_io import ArraySink, decode_stream
+from speechbrain_rnncodec.bitstream.container import (
+    BitstreamError,
+    Header,
+    ModelMismatchError,
+    RNCReader,
+    read_tokens,
+)
+from speechbrain_rnncodec.bitstream.entropy import FrequencyModel, fit_frequency_model
+from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.inference import RNNCodec
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TEST_FILES = sorted(
+    glob.glob(str(ROOT / "tests/samples/LibriSpeech/**/*.flac"), recursive=True)
+)
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return RNNCodec.from_hparams()
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return read_audio(SAMPLE)[:24000]  # 1.5 s
+
+
+@pytest.fixture(scope="module")
+def fitted(codec):
+    return fit_frequency_model(codec, TEST_FILES, bitrate_max=6.0)
+
+
+def resolver(model):
+    return lambda header: model
+
+
+def replace_header(data, **fields):
+    """The file with header fields changed (a valid header CRC)."""
+    reader = RNCReader(io.BytesIO(data))
+    header = dataclasses.replace(reader.header, **fields)
+    return header.pack() + data[reader.header_size :]
+
+
+def test_round_trip_is_encode_then_decode(codec, speech):
+    for kbps in codec.bitrates:
+        data = codec.compress(speech, bitrate=kbps)
+        wav = codec.decompress(data)
+        assert wav.shape == speech.shape
+        tokens, _ = codec.encode(speech[None], bitrate=kbps)
+        ref = codec.decode(tokens)[0, : len(speech)]
+        assert torch.allclose(wav, ref, atol=1e-6)
+        header, codes, samples = read_tokens(data, resolver(codec.entropy_model))
+        assert np.array_equal(codes, tokens[0].numpy()) and samples == len(speech)
+        assert header.num_codebooks == codec.num_quantizers_for(kbps)
+        assert header.bitrate == kbps * 1000 and header.sample_rate == 16000
+
+
+def test_compress_a_file_and_decode_file(codec, tmp_path):
+    data = codec.compress(str(SAMPLE), bitrate=1.5)
+    path = tmp_path / "x.rnc"
+    path.write_bytes(data)
+    wav = codec.decode_file(path)
+    assert torch.equal(wav, codec.decompress(data))
+    assert len(wav) == len(read_audio(SAMPLE))
+    header = Header.read(io.BytesIO(data))
+    assert header.model_id == "rnn_vq_16k"
+    assert header.model_hash == codec.model_fingerprint()[1]
+    assert (header.orig_sample_rate, header.orig_channels) == (16000, 1)
+
+
+def test_other_rates_and_channels_are_resampled_and_downmixed(codec, speech, tmp_path):
+    up = torchaudio.functional.resample(speech, 16000, 44100)
+    path = tmp_path / "stereo44k.wav"
+    sf.write(path, torch.stack([up, 0.5 * up], 1).numpy(), 44100, subtype="FLOAT")
+    data = codec.compress(str(path))
+    header = Header.read(io.BytesIO(data))
+    assert (header.orig_sample_rate, header.orig_channels) == (44100, 2)
+    assert len(codec.decompress(data)) == len(read_audio(path))
+
+
+def test_fingerprint_is_computed_once(codec):
+    first = codec.model_fingerprint()
+    assert codec.model_fingerprint() is first and len(first[1]) == 16
+
+
+def test_file_of_another_model_is_refused(codec, speech):
+    data = codec.compress(speech, bitrate=1.5)
+    other = replace_header(data, model_id="other_model", model_hash=b"\x01" * 16)
+    with pytest.raises(ModelMismatchError, match="made by model other_model"):
+        codec.decompress(other)
+
+
+def test_fitted_frequency_model_codes_below_the_raw_token_rate(codec, fitted):
+    """Fitted on the shipped test utterances (the sample among them)."""
+    wav = read_audio(SAMPLE)
+    try:
+        raw = {}
+        for model in ("uniform", fitted):
+            codec.set_entropy_model(model)
+            data = codec.compress(wav, bitrate=3.0)
+            reader = RNCReader(io.BytesIO(data))
+            payload = sum(p.size - 7 for p in reader.packets() if p.num_frames)
+            raw[reader.header.entropy_id] = (payload, len(data))
+            _, codes, _ = read_tokens(data, resolver(codec.entropy_model))
+            tokens, _ = codec.encode(wav[None], bitrate=3.0)
+            assert np.array_equal(codes, tokens[0].numpy())  # lossless
+            ref = codec.forward(wav[None], bitrate=3.0)[0]
+            assert torch.allclose(codec.decompress(data), ref, atol=1e-6)
+        raw_bytes = tokens.numel() * 10 / 8
+        fitted_payload, fitted_size = raw[fitted.model_id]
+        uniform_payload, uniform_size = raw["uniform"]
+        assert uniform_payload >= raw_bytes
+        assert fitted_payload < 0.97 * raw_bytes
+        assert fitted_size < uniform_size
+    finally:
+        codec.set_entropy_model("uniform")
+
+
+def test_entropy_model_mismatch_is_refused(codec, fitted, speech):
+    codec.set_entropy_model(fitted)
+    try:
+        data = codec.compress(speech, bitrate=1.5)
+    finally:
+        codec.set_entropy_model("uniform")
+    with pytest.raises(ModelMismatchError, match="entropy-coded with freq1-"):
+        codec.decompress(data)
+
+
+def test_frequency_file_in_the_hub_folder_is_loaded_lazily(codec, fitted, tmp_path):
+    # A second codec whose hub folder (a copy) holds token_frequencies.json.
+    import shutil
+
+    from speechbrain_rnncodec.inference import DEFAULT_MODEL
+
+    hub = tmp_path / "hub"
+    shutil.copytree(DEFAULT_MODEL, hub)
+    fitted.save(hub / "token_frequencies.json")
+    other = RNNCodec.from_hparams(source=str(hub))
+    assert other.model_fingerprint()[1] == codec.model_fingerprint()[1]
+    assert other.entropy_model.model_id == fitted.model_id
+    # from another model's hash: ignored, with a warning
+    bad = FrequencyModel(fitted.counts, fitted.floor, {"model_hash": "00" * 16})
+    bad.save(hub / "token_frequencies.json")
+    third = RNNCodec.from_hparams(source=str(hub))
+    assert third.entropy_model.model_id == "uniform"
+
+
+def test_conceal_replaces_a_corrupted_packet_by_silence(codec):
+    wav = read_audio(SAMPLE)[: 16000 * 2]
+    data = codec.compress(wav, bitrate=3.0, frames_per_packet=25)  # 0.5 s packets
+    reader = RNCReader(io.BytesIO(data))
+    sizes = [p.size for p in reader.packets()]
+    bad = bytearray(data)
+    bad[reader.header_size + sizes[0] + 10] ^= 0x55  # packet 1: 0.5 s to 1 s
+    with pytest.raises(BitstreamError, match="packet 1 is corrupted"):
+        codec.decompress(bytes(bad))
+    out = codec.decompress(bytes(bad), conceal=True)
+    assert out.shape == wav.shape
+    assert torch.all(out[8000:16000] == 0)
+    clean = codec.decompress(data)
+    assert torch.equal(out[:7000], clean[:7000])
+    assert out[16000:].abs().max() > 0
+
+
+def test_streams_decode_without_a_sample_count(codec, speech):
+    data = codec.compress(speech)
+    streamed = replace_header(data, num_samples=None)
+    sink = ArraySink()
+    decode_stream(codec, io.BytesIO(streamed), sink)
+    assert torch.equal(sink.samples, codec.decompress(data))
+
+
+def test_empty_and_bad_audio(codec, tmp_path):
+    with pytest.raises(AudioError, match="no audio samples"):
+        codec.compress(torch.zeros(0))
+    with pytest.raises(AudioError, match="NaN"):
+        codec.compress(torch.tensor([0.0, float("nan")]))
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"not audio at all")
+    with pytest.raises(AudioError, match="cannot read"):
+        codec.compress(str(junk))
+
+
+def test_mutated_files_fail_cleanly_through_the_model(codec, speech):
+    data = codec.compress(speech[:8000], bitrate=1.5, frames_per_packet=5)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        bad = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            bad[int(rng.integers(0, len(bad)))] ^= int(rng.integers(1, 256))
+        with pytest.raises(BitstreamError):
+            codec.decompress(bytes(bad))

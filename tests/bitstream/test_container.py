@@ -1,0 +1,314 @@
+"""The .rnc container: round trips, streams, damage, sanity limits."""
+
+import dataclasses
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from speechbrain_rnncodec.bitstream.container import (
+    _FIXED,
+    _PREFIX,
+    MAGIC,
+    UNKNOWN,
+    BitstreamError,
+    Header,
+    RNCReader,
+    RNCWriter,
+    read_tokens,
+    write_tokens,
+)
+from speechbrain_rnncodec.bitstream.entropy import FrequencyModel, UniformModel
+
+FAST = settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+UNIFORM = UniformModel(1024)
+
+
+def uniform(header):
+    return UniformModel(header.codebook_size)
+
+
+def small_file(frames=5, books=2, fpp=2, hop=320):
+    tokens = np.arange(frames * books).reshape(frames, books) % 1024
+    header = Header(
+        16000, hop, books, 1024, 1000, frames * hop - 7, frames_per_packet=fpp
+    )
+    return write_tokens(tokens, header, UNIFORM), tokens
+
+
+class Trickle(io.RawIOBase):
+    """A pipe-like stream: short reads, not seekable."""
+
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        size = min(size if size >= 0 else 7, 1 + self.pos % 7)
+        part = self.data[self.pos : self.pos + size]
+        self.pos += len(part)
+        return part
+
+
+class PipeOut(io.RawIOBase):
+    """A write-only, non-seekable output."""
+
+    def __init__(self):
+        self.buffer = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.buffer += data
+        return len(data)
+
+
+headers = st.builds(
+    Header,
+    sample_rate=st.integers(1000, 768000),
+    samples_per_frame=st.integers(1, 65536),
+    num_codebooks=st.integers(1, 64),
+    codebook_size=st.integers(2, 65536),
+    bitrate=st.integers(1, 10**7),
+    num_samples=st.one_of(st.none(), st.integers(0, 2**40)),
+    orig_sample_rate=st.integers(0, 2**24),
+    orig_channels=st.integers(0, 1024),
+    frames_per_packet=st.integers(1, 255),
+    model_id=st.text(
+        st.characters(codec="utf-8", categories=["L", "N", "P"]),
+        min_size=1,
+        max_size=16,
+    ),
+    model_hash=st.binary(min_size=16, max_size=16),
+    entropy_id=st.from_regex(r"[a-z0-9\-]{1,64}", fullmatch=True),
+)
+
+
+@FAST
+@given(headers)
+def test_header_round_trip(header):
+    data = header.pack()
+    assert Header.read(io.BytesIO(data)) == header
+
+
+@FAST
+@given(
+    frames=st.integers(0, 130),
+    books=st.integers(1, 12),
+    fpp=st.integers(1, 255),
+    hop=st.sampled_from([1, 80, 320]),
+    cut=st.integers(0, 79),
+    seed=st.integers(0, 2**32 - 1),
+    fitted=st.booleans(),
+)
+def test_container_round_trip(frames, books, fpp, hop, cut, seed, fitted):
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, 1024, (frames, books))
+    samples = max(frames * hop - cut % hop, 0)
+    model = UNIFORM
+    if fitted:
+        model = FrequencyModel(rng.integers(0, 50, (books, 1024)))
+    header = Header(
+        16000,
+        hop,
+        books,
+        1024,
+        3000,
+        samples,
+        frames_per_packet=fpp,
+        entropy_id=model.model_id,
+    )
+    data = write_tokens(tokens, header, model)
+    back, codes, num_samples = read_tokens(data, lambda h: model)
+    assert back == header and num_samples == samples
+    assert np.array_equal(codes, tokens)
+    # bytes -> tokens -> bytes identical
+    assert write_tokens(codes, back, model) == data
+
+
+def test_bytes_tokens_bytes_identical_for_streams():
+    data, tokens = small_file(frames=9, fpp=4)
+    header, codes, samples = read_tokens(data, uniform)
+    assert write_tokens(codes, header, UNIFORM) == data
+    assert np.array_equal(codes, tokens) and samples == 9 * 320 - 7
+
+
+def test_stream_writer_and_reader_without_seeking():
+    tokens = np.random.default_rng(0).integers(0, 1024, (123, 6))
+    header = Header(16000, 320, 6, 1024, 3000, None, frames_per_packet=50)
+    out = PipeOut()
+    writer = RNCWriter(out, header, UNIFORM)
+    for i in range(0, 123, 17):  # frames come in any chunks
+        writer.write(tokens[i : i + 17])
+    writer.close(123 * 320 - 100)
+    data = bytes(out.buffer)
+    reader = RNCReader(Trickle(data), "pipe")
+    assert reader.header.num_samples is None  # unknown when it was written
+    sizes = [p.num_frames for p in reader.packets()]
+    assert sizes == [50, 50, 23, 0] and reader.num_samples == 123 * 320 - 100
+    # a seekable output gets the count filled in; same packets otherwise
+    seekable = io.BytesIO()
+    writer = RNCWriter(seekable, header, UNIFORM)
+    writer.write(tokens)
+    writer.close(123 * 320 - 100)
+    assert Header.read(io.BytesIO(seekable.getvalue())).num_samples == 123 * 320 - 100
+    assert len(seekable.getvalue()) == len(data)
+
+
+def test_nothing_is_written_before_the_first_packet():
+    out = PipeOut()
+    RNCWriter(out, Header(16000, 320, 6, 1024, 3000), UNIFORM).write(
+        np.zeros((49, 6), dtype=np.int64)
+    )
+    assert not out.buffer
+
+
+def test_every_single_byte_change_is_detected():
+    data, _ = small_file()
+    rng = np.random.default_rng(0)
+    for pos in range(len(data)):
+        bad = bytearray(data)
+        bad[pos] ^= int(rng.integers(1, 256))
+        with pytest.raises(BitstreamError):
+            read_tokens(bytes(bad), uniform)
+
+
+def test_every_truncation_is_detected():
+    data, _ = small_file()
+    for cut in range(len(data)):
+        with pytest.raises(BitstreamError, match="truncated|empty|magic"):
+            read_tokens(data[:cut], uniform)
+    with pytest.raises(BitstreamError, match="trailing"):
+        read_tokens(data + b"\0", uniform)
+
+
+def test_dropped_or_swapped_packets_fail_their_crc():
+    data, _ = small_file(frames=6, fpp=2)
+    reader = RNCReader(io.BytesIO(data))
+    packets = list(reader.packets())
+    start = reader.header_size
+    spans, pos = [], start
+    for p in packets:
+        spans.append(data[pos : pos + p.size])
+        pos += p.size
+    dropped = data[:start] + b"".join(spans[:1] + spans[2:])
+    swapped = data[:start] + b"".join([spans[1], spans[0]] + spans[2:])
+    for bad in (dropped, swapped):
+        with pytest.raises(BitstreamError, match="CRC"):
+            read_tokens(bad, uniform)
+
+
+def test_conceal_yields_corrupted_packets_and_gives_up_when_lost():
+    data, _ = small_file(frames=10, fpp=2)
+    reader = RNCReader(io.BytesIO(data))
+    first = reader.header_size
+    sizes = [p.size for p in reader.packets()]
+    bad = bytearray(data)
+    bad[first + 5] ^= 0xFF  # payload of packet 0
+    reader = RNCReader(io.BytesIO(bytes(bad)))
+    packets = list(reader.packets(conceal=True))
+    assert packets[0].payload is None and packets[1].payload is not None
+    assert reader.corrupted == 1 and reader.num_samples == 10 * 320 - 7
+    pos = first
+    for size in sizes[:4]:  # four bad packets in a row
+        bad[pos + 4] ^= 0xFF
+        pos += size
+    with pytest.raises(BitstreamError, match="lost sync"):
+        list(RNCReader(io.BytesIO(bytes(bad))).packets(conceal=True))
+
+
+def forge(**fields):
+    """Header bytes with any field values and a valid CRC."""
+    values = dict(
+        sample_rate=16000,
+        samples_per_frame=320,
+        num_codebooks=6,
+        codebook_size=1024,
+        bitrate=3000,
+        num_samples=UNKNOWN,
+        orig_sample_rate=16000,
+        orig_channels=1,
+        frames_per_packet=50,
+        model_hash=bytes(16),
+    )
+    model_id = fields.pop("model_id", b"m")
+    entropy_id = fields.pop("entropy_id", b"uniform")
+    version = fields.pop("version", 1)
+    values.update(fields)
+    body = _FIXED.pack(*values.values())
+    body += bytes([len(model_id)]) + model_id + bytes([len(entropy_id)]) + entropy_id
+    head = _PREFIX.pack(MAGIC, version, len(body)) + body
+    return head + struct.pack("<I", zlib.crc32(head))
+
+
+def test_forged_headers_read_back():
+    assert Header.read(io.BytesIO(forge())).num_codebooks == 6
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"sample_rate": 0}, "sample_rate"),
+        ({"sample_rate": 2**32 - 1}, "sample_rate"),
+        ({"samples_per_frame": 0}, "samples_per_frame"),
+        ({"num_codebooks": 0}, "num_codebooks"),
+        ({"num_codebooks": 255}, "num_codebooks"),
+        ({"codebook_size": 2**31}, "codebook_size"),
+        ({"codebook_size": 1}, "codebook_size"),
+        ({"bitrate": 0}, "bitrate"),
+        ({"num_samples": 2**60}, "num_samples"),
+        ({"orig_sample_rate": 2**31}, "orig_sample_rate"),
+        ({"orig_channels": 60000}, "orig_channels"),
+        ({"frames_per_packet": 0}, "frames_per_packet"),
+        ({"model_id": b"\xff\xfe"}, "text"),
+        ({"model_id": b"a\nb"}, "model_id"),
+        ({"entropy_id": "é".encode()}, "entropy_id"),
+        ({"entropy_id": b""}, "entropy_id"),
+        ({"version": 7}, "version 7 is not supported"),
+    ],
+)
+def test_absurd_header_fields_give_clean_errors(fields, match):
+    with pytest.raises(BitstreamError, match=match):
+        Header.read(io.BytesIO(forge(**fields)), "x.rnc")
+
+
+def test_absurd_header_size_and_magic():
+    data = bytearray(forge())
+    data[5:7] = struct.pack("<H", 60000)
+    with pytest.raises(BitstreamError, match="header size 60000"):
+        Header.read(io.BytesIO(bytes(data)))
+    with pytest.raises(BitstreamError, match="bad magic.*looks like audio"):
+        Header.read(io.BytesIO(b"RIFF\x24\x00\x00\x00WAVE"))
+    with pytest.raises(BitstreamError, match="empty"):
+        Header.read(io.BytesIO(b""))
+
+
+def test_absurd_packet_framing():
+    header = forge(num_samples=640)
+    frames_too_many = struct.pack("<BH", 51, 10) + bytes(14)
+    too_long = struct.pack("<BH", 2, 60000) + bytes(14)
+    bad_end = struct.pack("<BH", 0, 9) + bytes(14)
+    for packet in (frames_too_many, too_long, bad_end):
+        with pytest.raises(BitstreamError, match="impossible"):
+            read_tokens(header + packet, uniform)
+
+
+def test_end_packet_must_agree_with_frames_and_header():
+    data, _ = small_file(frames=3, fpp=5)
+    header, tokens, _ = read_tokens(data, uniform)
+    for samples in (0, 3 * 320 + 1):
+        wrong = dataclasses.replace(header, num_samples=samples)
+        with pytest.raises(BitstreamError, match="samples"):
+            write_tokens(tokens, wrong, UNIFORM)

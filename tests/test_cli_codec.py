@@ -1,0 +1,250 @@
+"""rnncodec encode / decode / info / fit-entropy: files, pipes, folders and
+every kind of bad input (one line on stderr, exit code 1, no output)."""
+
+import glob
+import io
+import os
+import pathlib
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speechbrain_rnncodec import cli
+from speechbrain_rnncodec.audio import read_audio
+from speechbrain_rnncodec.bitstream.container import RNCReader
+from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.inference import RNNCodec
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+RNCCODEC = [sys.executable, "-m", "speechbrain_rnncodec.cli"]
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return RNNCodec.from_hparams()
+
+
+@pytest.fixture
+def fast_cli(codec, monkeypatch):
+    """main() in-process, with the model loaded once."""
+    monkeypatch.setattr(cli, "load_codec", lambda args: codec)
+    codec.set_entropy_model("uniform")
+    yield
+    codec.set_entropy_model("uniform")
+
+
+@pytest.fixture
+def clip(tmp_path):
+    path = tmp_path / "clip.wav"
+    sf.write(path, read_audio(SAMPLE)[:24000].numpy(), 16000, subtype="PCM_16")
+    return path
+
+
+def run(*args, stdin=None):
+    return subprocess.run(
+        RNCCODEC + [str(a) for a in args],
+        input=stdin,
+        capture_output=True,
+        env=ENV,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def one_error_line(stderr):
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("rnncodec: error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_encode_decode_info_and_a_pipe(clip, tmp_path, codec, capsys):
+    rnc, wav, piped = tmp_path / "a.rnc", tmp_path / "a.wav", tmp_path / "piped.wav"
+    done = run("encode", clip, rnc, "--bitrate", "3")
+    assert done.returncode == 0, done.stderr
+    assert b"kbps" in done.stdout and not done.stderr
+    # a pipe through stdin and stdout, packet by packet
+    shell = (
+        f"cat {clip} | {sys.executable} -m speechbrain_rnncodec.cli encode - - "
+        f"--bitrate 3 | {sys.executable} -m speechbrain_rnncodec.cli decode - - "
+        f"> {piped}"
+    )
+    done = subprocess.run(shell, shell=True, capture_output=True, env=ENV, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not done.stderr
+    # a damaged file: one line, exit code 1, no output file
+    bad = bytearray(rnc.read_bytes())
+    bad[len(bad) // 2] ^= 0x20
+    (tmp_path / "bad.rnc").write_bytes(bytes(bad))
+    done = run("decode", tmp_path / "bad.rnc", tmp_path / "out.wav")
+    assert done.returncode == 1
+    assert "corrupted (CRC mismatch)" in one_error_line(done.stderr.decode())
+    assert not (tmp_path / "out.wav").exists()
+    # the rest in-process: file decode, info
+    codec.set_entropy_model("uniform")
+    assert cli.main(["decode", str(rnc), str(wav)]) == 0
+    decoded, rate = sf.read(wav, dtype="int16")
+    assert rate == 16000 and len(decoded) == 24000
+    streamed, rate = sf.read(piped, dtype="int16")
+    assert rate == 16000 and np.array_equal(streamed, decoded)
+    capsys.readouterr()
+    assert cli.main(["info", str(rnc)]) == 0
+    text = capsys.readouterr().out
+    for field in ("model: rnn_vq_16k", "6 codebooks of 1024", "samples: 24000"):
+        assert field in text
+    assert "real bitrate: " in text and "uniform" in text
+
+
+def test_stdin_that_is_not_wav(fast_cli, monkeypatch, capsys):
+    class Stdio:
+        buffer = io.BytesIO(b"just text, not a wav")
+
+    out = io.BytesIO()
+    monkeypatch.setattr(sys, "stdin", Stdio)
+    monkeypatch.setattr(sys, "stdout", type("Out", (), {"buffer": out})())
+    assert cli.main(["encode", "-", "-"]) == 1
+    assert "not a WAV stream" in one_error_line(capsys.readouterr().err)
+    assert not out.getvalue()
+
+
+def forged_header(data, changes):
+    """``data`` with header bytes changed at fixed offsets, CRC redone."""
+    reader = RNCReader(io.BytesIO(data))
+    size = reader.header_size
+    head = bytearray(data[: size - 4])
+    for offset, (fmt, value) in changes.items():
+        struct.pack_into(fmt, head, offset, value)
+    return bytes(head) + struct.pack("<I", zlib.crc32(head)) + data[size:]
+
+
+BAD_RNC = {
+    "truncated": (lambda d: d[: len(d) - 30], "truncated"),
+    "corrupted": (lambda d: d[:100] + bytes([d[100] ^ 1]) + d[101:], "CRC mismatch"),
+    "wrong magic": (lambda d: b"RIFF" + d[4:], "not an .rnc file"),
+    "unknown version": (lambda d: d[:4] + b"\x09" + d[5:], "version 9"),
+    "another model": (
+        lambda d: forged_header(d, {39: ("<16s", b"\x07" * 16)}),
+        "made by model",
+    ),
+    "absurd codebooks": (
+        lambda d: forged_header(d, {15: ("<B", 250)}),
+        "num_codebooks = 250",
+    ),
+    "absurd sample count": (
+        lambda d: forged_header(d, {24: ("<Q", 2**62)}),
+        "num_samples",
+    ),
+    "empty": (lambda d: b"", "empty"),
+    "trailing garbage": (lambda d: d + b"junk", "trailing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RNC))
+def test_bad_rnc_files(case, clip, tmp_path, fast_cli, capsys):
+    rnc = tmp_path / "a.rnc"
+    assert cli.main(["encode", str(clip), str(rnc), "--quiet"]) == 0
+    mutate, message = BAD_RNC[case]
+    rnc.write_bytes(mutate(rnc.read_bytes()))
+    capsys.readouterr()
+    out = tmp_path / "out.wav"
+    assert cli.main(["decode", str(rnc), str(out)]) == 1
+    captured = capsys.readouterr()
+    assert message in one_error_line(captured.err)
+    assert not out.exists() and not captured.out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.rnc", "clip.wav"]
+
+
+def test_bad_audio_inputs(tmp_path, fast_cli, capsys):
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0), 16000)
+    junk = tmp_path / "junk.flac"
+    junk.write_bytes(b"fLaC but not really")
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.array([0.0, np.nan, 0.0]), 16000, subtype="FLOAT")
+    cases = {
+        empty: "no audio samples",
+        junk: "cannot read",
+        nan: "NaN",
+        tmp_path / "missing.wav": "no such audio file",
+    }
+    for source, message in cases.items():
+        out = tmp_path / "out.rnc"
+        assert cli.main(["encode", str(source), str(out)]) == 1
+        captured = capsys.readouterr()
+        assert message in one_error_line(captured.err)
+        assert not out.exists()
+    assert (
+        cli.main(["encode", str(nan), str(tmp_path / "x.rnc"), "--bitrate", "2"]) == 1
+    )
+    assert "not served" in one_error_line(capsys.readouterr().err)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["empty.wav", "junk.flac", "nan.wav"]
+
+
+def test_conceal_and_info_of_a_damaged_file(clip, tmp_path, fast_cli, capsys):
+    rnc, out = tmp_path / "a.rnc", tmp_path / "out.flac"
+    assert cli.main(["encode", str(clip), str(rnc), "--frames-per-packet", "25"]) == 0
+    data = bytearray(rnc.read_bytes())
+    reader = RNCReader(io.BytesIO(bytes(data)))
+    first = next(reader.packets())
+    data[reader.header_size + first.size + 20] ^= 0x40  # packet 1
+    rnc.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert cli.main(["decode", str(rnc), str(out), "--conceal"]) == 0
+    captured = capsys.readouterr()
+    assert "packet 1 (frames 25 to 49) is corrupted" in captured.err
+    wav, _ = sf.read(out)
+    assert len(wav) == 24000 and np.all(wav[8000:16000] == 0)
+    assert cli.main(["info", str(rnc), "--packets"]) == 1
+    captured = capsys.readouterr()
+    assert "CORRUPTED" in captured.out
+    assert "1 packet(s) are corrupted" in one_error_line(captured.err)
+
+
+def test_folders_and_globs(tmp_path, fast_cli, capsys):
+    src = tmp_path / "in"
+    for path in sorted(
+        glob.glob(str(SAMPLES / "test-clean-5/**/*.flac"), recursive=True)
+    ):
+        rel = pathlib.Path(path).relative_to(SAMPLES / "test-clean-5")
+        (src / rel.parent).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, src / rel)
+    (src / "notes.txt").write_text("not audio")
+    assert (
+        cli.main(["encode", str(src), str(tmp_path / "rnc"), "--bitrate", "1.5"]) == 0
+    )
+    made = sorted(
+        p.relative_to(tmp_path / "rnc") for p in (tmp_path / "rnc").rglob("*.rnc")
+    )
+    assert len(made) == 2 and all(p.parent.name for p in made)
+    assert cli.main(["decode", str(tmp_path / "rnc"), str(tmp_path / "wav")]) == 0
+    assert len(list((tmp_path / "wav").rglob("*.wav"))) == 2
+    pattern = str(src / "**" / "*.flac")
+    assert cli.main(["encode", pattern, str(tmp_path / "flat"), "--quiet"]) == 0
+    assert len(list((tmp_path / "flat").glob("*.rnc"))) == 2
+    capsys.readouterr()
+    assert cli.main(["encode", str(src), "-"]) == 1
+    assert "output folder" in one_error_line(capsys.readouterr().err)
+
+
+def test_fit_entropy_then_code_with_it(clip, tmp_path, fast_cli, capsys):
+    table = tmp_path / "token_frequencies.json"
+    args = ["fit-entropy", "--data", str(SAMPLES), "--output", str(table)]
+    assert cli.main(args + ["--max-files", "3", "--quiet"]) == 0
+    assert "fitted freq1-" in capsys.readouterr().out
+    rnc, wav = tmp_path / "a.rnc", tmp_path / "a.wav"
+    assert cli.main(["encode", str(clip), str(rnc), "--entropy", str(table)]) == 0
+    assert "freq1-" in capsys.readouterr().out
+    assert cli.main(["decode", str(rnc), str(wav), "--entropy", "uniform"]) == 1
+    assert "entropy-coded with freq1-" in one_error_line(capsys.readouterr().err)
+    assert cli.main(["decode", str(rnc), str(wav), "--entropy", str(table)]) == 0
+    assert len(sf.read(wav)[0]) == 24000
