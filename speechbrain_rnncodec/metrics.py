@@ -551,9 +551,14 @@ def whisper_base_dir(cache=None):
 class WhisperASR:
     """English speech recognition with Whisper through ``faster-whisper``.
 
-    Greedy (``beam_size=1``) or beam search at temperature 0 (no sampling
-    fallback), language forced to English, no VAD, no conditioning on the
-    previous window: deterministic transcripts of decoded speech for WER.
+    Greedy (``beam_size=1``) or beam search, language forced to English, no
+    VAD, no conditioning on the previous window, and faster-whisper's
+    temperature fallback: a window whose text repeats itself (compression
+    ratio above 2.4) is decoded again with sampling, which stops the
+    repetition loops greedy decoding falls into on some coded speech (as
+    faster-whisper does by default, and as the anchors of the project were
+    measured). Windows that fall back are sampled, so their transcripts can
+    differ from run to run; all others are deterministic.
     The model is loaded on first use and shared by instances with the same
     settings.
 
@@ -648,7 +653,8 @@ class WhisperASR:
                 wav,
                 language="en",
                 beam_size=self.beam_size,
-                temperature=0.0,
+                temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+                compression_ratio_threshold=2.4,
                 condition_on_previous_text=False,
                 vad_filter=False,
                 without_timestamps=True,
