@@ -36,10 +36,10 @@ def run_demo(codec, output_folder, path=SAMPLE):
     """Codes ``path`` at each bitrate into a compressed file, decodes the
     file read back from disk, and plots the spectrograms.
 
-    Writes ``<stem>_<kbps>kbps.rnct`` (the bytes of
-    :class:`~speechbrain_rnncodec.baselines.RNNCodecCodec`: a 5-byte header
-    and 10-bit packed tokens), ``<stem>_<kbps>kbps.wav`` (decoded from that
-    file) and ``<stem>_spectrograms.png`` (original and every bitrate).
+    Writes ``<stem>_<kbps>kbps.rnc`` (the ``.rnc`` file of
+    :meth:`RNNCodec.compress`, see ``docs/format.md``),
+    ``<stem>_<kbps>kbps.wav`` (decoded from that file) and
+    ``<stem>_spectrograms.png`` (original and every bitrate).
 
     Arguments
     ---------
@@ -59,7 +59,6 @@ def run_demo(codec, output_folder, path=SAMPLE):
         ``pesq``, ``stoi``, ``wav`` (the decoded file) and ``spectrogram``
         (the PNG, the same for every row).
     """
-    from speechbrain_rnncodec.baselines import RNNCodecCodec
     from speechbrain_rnncodec.report import ORIGINAL, plot_spectrograms
 
     output = pathlib.Path(output_folder)
@@ -72,20 +71,21 @@ def run_demo(codec, output_folder, path=SAMPLE):
     results = {"rows": {}}  # measured kbps, for the spectrogram titles
     rows = []
     for bitrate in codec.bitrates:
-        coder = RNNCodecCodec(codec, bitrate)
-        compressed = output / f"{stem}_{bitrate:g}kbps.rnct"
-        write_atomic(compressed, coder.encode(wav))
+        name = f"rnncodec@{bitrate:g}"
+        compressed = output / f"{stem}_{bitrate:g}kbps.rnc"
+        write_atomic(compressed, codec.compress(wav, bitrate=bitrate))
         data = compressed.read_bytes()
-        kbps = compressed.stat().st_size * 8 / seconds / 1000
-        decoded = coder.decode(data)[None]
+        kbps = len(data) * 8 / seconds / 1000
+        decoded = codec.decompress(data)[None]
         out = output / f"{stem}_{bitrate:g}kbps.wav"
         write_audio(str(out), decoded[0], codec.sample_rate)
-        audio[stem, coder.name] = decoded[0]
-        results["rows"][coder.name] = {"kbps": kbps}
+        audio[stem, name] = decoded[0]
+        results["rows"][name] = {"kbps": kbps}
+        frames = -(-len(wav) // codec.mods.encoder.samples_per_frame)
         rows.append(
             {
                 "bitrate": bitrate,
-                "tokens": (-(-len(wav) // coder.hop), coder.num_codebooks),
+                "tokens": (frames, codec.num_quantizers_for(bitrate)),
                 "file": str(compressed),
                 "bytes": len(data),
                 "kbps": kbps,

@@ -16,7 +16,6 @@ from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_rnncodec import cli
 from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.baselines import RNNCodecCodec
 from speechbrain_rnncodec.demo import SAMPLE
 from speechbrain_rnncodec.export import model_card
 from speechbrain_rnncodec.inference import DEFAULT_MODEL, RNNCodec
@@ -46,28 +45,28 @@ def test_demo_writes_compressed_files_and_decodes_them(codec, clip, tmp_path, ca
     assert cli.main(["demo", "--input", str(clip), "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "real kbps" in printed and "PESQ-WB" in printed
-    files = sorted(out.glob("clip_*kbps.rnct"))
+    files = sorted(out.glob("clip_*kbps.rnc"))
     assert [f.name for f in files] == [
-        "clip_1.5kbps.rnct",
-        "clip_3kbps.rnct",
-        "clip_6kbps.rnct",
+        "clip_1.5kbps.rnc",
+        "clip_3kbps.rnc",
+        "clip_6kbps.rnc",
     ]
     assert not list(out.glob(".*"))  # no temp file left behind
     wav = read_audio(clip)
     seconds = len(wav) / 16000
     for kbps, books in [(1.5, 3), (3.0, 6), (6.0, 12)]:
-        path = out / f"clip_{kbps:g}kbps.rnct"
+        path = out / f"clip_{kbps:g}kbps.rnc"
         size = path.stat().st_size
         frames = -(-len(wav) // 320)
-        assert size == 5 + -(-frames * books * 10 // 8)
+        raw = -(-frames * books * 10 // 8)  # the tokens at 10 bits each
+        assert raw * 0.9 < size < raw + 200  # entropy coded, plus container
         real = size * 8 / seconds / 1000
-        assert kbps <= real < kbps + 0.05
         assert f"{size:>7d} {real:>9.3f}" in printed
         # The bytes on disk decode to what in-memory tokens decode to.
         tokens, _ = codec.encode(wav[None], bitrate=kbps)
         in_memory = codec.decode(tokens)[0, : len(wav)]
-        from_file = RNNCodecCodec(codec, kbps).decode(path.read_bytes())
-        assert torch.equal(from_file, in_memory)
+        from_file = codec.decompress(path.read_bytes())
+        assert (from_file - in_memory).abs().max() < 1e-4  # decoded by packets
         written = read_audio(out / f"clip_{kbps:g}kbps.wav")
         # 16-bit wav: the decoded peaks (up to 1.2 here) clip.
         assert (written - in_memory.clamp(-1, 1)).abs().max() < 2e-4
