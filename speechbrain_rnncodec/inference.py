@@ -232,27 +232,6 @@ class RNNCodec(Pretrained):
         wav = read_audio(path, self.sample_rate).to(self.device)
         return self.encode(wav[None], bitrate=bitrate)[0]
 
-    def resynthesize_file(self, path, bitrate=None):
-        """Decoded waveform [T] of an audio file coded at ``bitrate``.
-
-        Arguments
-        ---------
-        path : str
-            Any file soundfile reads.
-        bitrate : float, optional
-            kbps (default: the highest).
-
-        Returns
-        -------
-        torch.Tensor
-            Decoded samples, as many as the (resampled) input.
-        """
-        wav = read_audio(path, self.sample_rate).to(self.device)
-        tokens, _ = self.encode(wav[None], bitrate=bitrate)
-        return self.decode(tokens)[0, : len(wav)]
-
-    # Compressed files (.rnc container, entropy-coded tokens): see
-    # speechbrain_rnncodec.bitstream and docs/format.md.
     def model_fingerprint(self):
         """``(model_id, hash)``: the hub folder's name and 16 bytes of
         SHA-256 over ``hyperparams.yaml`` and the checkpoints (computed
