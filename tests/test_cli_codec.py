@@ -226,6 +226,12 @@ def test_folders_and_globs(tmp_path, fast_cli, capsys):
         p.relative_to(tmp_path / "rnc") for p in (tmp_path / "rnc").rglob("*.rnc")
     )
     assert len(made) == 2 and all(p.parent.name for p in made)
+    parallel = run("encode", src, tmp_path / "par", "--bitrate", "1.5", "--workers", 2)
+    assert parallel.returncode == 0, parallel.stderr
+    for rel in made:
+        assert (tmp_path / "par" / rel).read_bytes() == (
+            tmp_path / "rnc" / rel
+        ).read_bytes()
     assert cli.main(["decode", str(tmp_path / "rnc"), str(tmp_path / "wav")]) == 0
     assert len(list((tmp_path / "wav").rglob("*.wav"))) == 2
     pattern = str(src / "**" / "*.flac")

@@ -144,21 +144,82 @@ def expand(source, target, want, out_suffix):
     return pairs
 
 
-def run_many(pairs, convert, quiet):
-    """Converts each pair in turn with a progress bar; a failing file is
-    reported and skipped; exit code 1 if any failed."""
+def _convert(kind, codec, args, src, dst):
+    """Encodes or decodes one file of a folder; the error text, or None."""
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "encode":
+            _encode_one(codec, args, src, dst, None)
+        else:
+            _decode_one(codec, args, src, dst, _notice)
+    except (ValueError, OSError, RuntimeError, struct.error, EOFError) as err:
+        return f"{src}: {err}"
+    return None
+
+
+_WORKER = {}
+
+
+def _start_worker(args):
+    """Loads the codec once in a worker process (one torch thread)."""
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER.update(codec=load_codec(args), args=args)
+
+
+def _convert_in_worker(job):
+    kind, src, dst = job
+    return _convert(kind, _WORKER["codec"], _WORKER["args"], src, dst)
+
+
+def run_many(kind, pairs, args):
+    """Encodes or decodes many files with a progress bar, in ``args.workers``
+    processes (each loads the model once); a failing file is reported and
+    skipped; exit code 1 if any failed.
+
+    Arguments
+    ---------
+    kind : str
+        ``"encode"`` or ``"decode"``.
+    pairs : list of tuple
+        (input path, output path).
+    args : argparse.Namespace
+        The command's options (``workers``, ``quiet``, model options).
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
+    import multiprocessing
+
     from tqdm import tqdm
 
-    failed = 0
-    bar = tqdm(pairs, unit="file", disable=quiet, file=sys.stderr)
-    for src, dst in bar:
-        try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            convert(src, dst)
-        except (ValueError, OSError, RuntimeError, struct.error, EOFError) as err:
-            failed += 1
-            tqdm.write(f"rnncodec: error: {src}: {err}", file=sys.stderr)
-    if not quiet:
+    workers = min(args.workers, len(pairs))
+    if workers < 1:
+        raise CommandError(f"--workers must be at least 1, not {args.workers}")
+    bar = tqdm(total=len(pairs), unit="file", disable=args.quiet, file=sys.stderr)
+    jobs = [(kind, src, dst) for src, dst in pairs]
+    with contextlib.ExitStack() as stack:
+        if workers == 1:
+            codec = load_codec(args)
+            results = (_convert(kind, codec, args, s, d) for _, s, d in jobs)
+        else:
+            pool = stack.enter_context(
+                multiprocessing.get_context("spawn").Pool(
+                    workers, _start_worker, (args,)
+                )
+            )
+            results = pool.imap_unordered(_convert_in_worker, jobs)
+        failed = 0
+        for error in results:
+            bar.update()
+            if error:
+                failed += 1
+                tqdm.write(f"rnncodec: error: {error}", file=sys.stderr)
+    bar.close()
+    if not args.quiet:
         _notice(f"{len(pairs) - failed} of {len(pairs)} files done")
     return 1 if failed else 0
 
@@ -213,13 +274,9 @@ def cmd_encode(args):
     pairs = expand(args.input, args.output, is_audio, RNC_SUFFIX)
     if pairs is None and args.input != STDIO and not pathlib.Path(args.input).is_file():
         raise FileNotFoundError(f"no such audio file: {args.input}")
-    codec = load_codec(args)
     if pairs is not None:
-        return run_many(
-            pairs,
-            lambda s, d: _encode_one(codec, args, s, d, None),
-            args.quiet,
-        )
+        return run_many("encode", pairs, args)
+    codec = load_codec(args)
     writer = _encode_one(codec, args, args.input, args.output, notice)
     if args.output != STDIO and not args.quiet:
         print(_summary(args.input, args.output, writer.header, writer.bytes_written))
@@ -269,13 +326,9 @@ def cmd_decode(args):
     )
     if pairs is None and args.input != STDIO and not pathlib.Path(args.input).is_file():
         raise FileNotFoundError(f"no such file: {args.input}")
-    codec = load_codec(args)
     if pairs is not None:
-        return run_many(
-            pairs,
-            lambda s, d: _decode_one(codec, args, s, d, _notice),
-            args.quiet,
-        )
+        return run_many("decode", pairs, args)
+    codec = load_codec(args)
     reader = _decode_one(codec, args, args.input, args.output, _notice)
     if reader.corrupted:
         _notice(f"{reader.corrupted} corrupted packet(s) concealed")
@@ -420,6 +473,12 @@ def add_commands(sub, model_help):
         p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
         p.add_argument("--entropy", metavar="FILE", help=entropy_help)
         p.add_argument("--quiet", action="store_true", help="no notices, no summary")
+        p.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="processes for a folder or pattern (one torch thread each)",
+        )
 
     enc = sub.add_parser(
         "encode",
