@@ -1,0 +1,101 @@
+"""The codec as a frozen feature extractor inside a SpeechBrain yaml."""
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_rnncodec.audio import read_audio
+from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.inference import RNNCodec
+
+YAML = """
+frontend: !new:speechbrain_rnncodec.lobes.frontend.CodecFrontEnd
+    output: {output}
+    bitrate: {bitrate}
+    pooling: {pooling}
+model: !new:torch.nn.Linear
+    in_features: !apply:getattr [!ref <frontend>, output_size]
+    out_features: 4
+"""
+
+
+def load(output="embeddings", bitrate=3.0, pooling="sum"):
+    text = YAML.format(output=output, bitrate=bitrate, pooling=pooling)
+    return load_hyperpyyaml(text)
+
+
+@pytest.fixture(scope="module")
+def speech():
+    wav = read_audio(SAMPLE)[:32000]
+    # A padded batch: the full clip and its first 0.7 s.
+    short = torch.nn.functional.pad(wav[:11200], (0, 32000 - 11200))
+    return torch.stack([wav, short]), torch.tensor([1.0, 0.35])
+
+
+@pytest.mark.parametrize(
+    "output,pooling,size",
+    [
+        ("tokens", "sum", 6),
+        ("embeddings", "sum", 128),
+        ("embeddings", "concat", 6 * 128),
+        ("embeddings", "attention", 128),
+        ("latents", "sum", 128),
+    ],
+)
+def test_outputs_in_a_yaml(speech, output, pooling, size):
+    hp = load(output, 3.0, pooling)
+    wavs, lens = speech
+    feats = hp["frontend"](wavs, lens)
+    assert hp["frontend"].output_size == size
+    if output == "tokens":
+        assert feats.shape == (2, 100, 6) and feats.dtype == torch.int64
+        return
+    assert feats.shape == (2, 100, size)
+    assert hp["model"](feats).shape == (2, 100, 4)
+
+
+def test_tokens_match_the_codec_and_ignore_padding(speech):
+    wavs, lens = speech
+    frontend = load("tokens", 6.0)["frontend"]
+    tokens = frontend(wavs, lens)
+    alone, _ = RNNCodec.from_hparams().encode(wavs[1:, :11200], bitrate=6)
+    assert torch.equal(tokens[1, :35], alone[0])
+    full, _ = RNNCodec.from_hparams().encode(wavs[:1], bitrate=6)
+    assert torch.equal(tokens[0], full[0])
+
+
+def test_sum_pooling_is_the_quantized_latent(speech):
+    wavs, _ = speech
+    frontend = load("embeddings", 1.5)["frontend"]
+    feats = frontend(wavs)
+    codec = RNNCodec.from_hparams()
+    tokens, _ = codec.encode(wavs, bitrate=1.5)
+    assert torch.allclose(feats, codec.mods.quantizer.decode(tokens), atol=1e-5)
+
+
+def test_frozen_codec_gets_no_gradient_and_stays_unchanged(speech):
+    hp = load("embeddings", 3.0, "attention")
+    frontend, model = hp["frontend"], hp["model"]
+    frontend.train()
+    assert not frontend.encoder.training and not frontend.quantizer.training
+    before = {k: v.clone() for k, v in frontend.state_dict().items()}
+    wavs, lens = speech
+    model(frontend(wavs, lens)).pow(2).mean().backward()
+    assert all(p.grad is None for p in frontend.encoder.parameters())
+    assert all(p.grad is not None for p in frontend.attention.parameters())
+    for key, value in frontend.state_dict().items():
+        if not key.startswith("attention"):
+            assert torch.equal(value, before[key]), key
+
+
+def test_fine_tuned_latents_reach_the_encoder(speech):
+    from speechbrain_rnncodec.lobes.frontend import CodecFrontEnd
+
+    frontend = CodecFrontEnd(output="latents", freeze=False).train()
+    assert frontend.encoder.training
+    frontend(speech[0]).pow(2).mean().backward()
+    assert all(p.grad is not None for p in frontend.encoder.parameters())
+    with pytest.raises(ValueError, match="only the latents"):
+        CodecFrontEnd(output="tokens", freeze=False)
+    with pytest.raises(ValueError, match="output must be one of"):
+        CodecFrontEnd(output="mfcc")
