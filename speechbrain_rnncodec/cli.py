@@ -146,6 +146,17 @@ def cmd_export(args):
     return 0
 
 
+def cmd_tokens(args):
+    """``rnncodec tokens``: tokens of the utterances of CSV manifests."""
+    from speechbrain_rnncodec.tokens import extract_tokens
+
+    written = extract_tokens(
+        args.csv, args.output, args.model, args.bitrate, args.workers, not args.quiet
+    )
+    print(f"tokens in {args.output}; manifests: {', '.join(map(str, written))}")
+    return 0
+
+
 def build_parser():
     """The argument parser of ``rnncodec`` and its sub-commands."""
     parser = argparse.ArgumentParser(
@@ -210,6 +221,22 @@ def build_parser():
         help="markdown table of measured results for the model card",
     )
     export.set_defaults(handler=cmd_export)
+
+    tokens = sub.add_parser(
+        "tokens",
+        help="tokens of a corpus to disk, for downstream training",
+        description="Encode every utterance of SpeechBrain CSV manifests (ID, "
+        "wav columns) into OUTPUT/<ID>.npy (int16 [frames, codebooks]) and write "
+        "each manifest to OUTPUT with a tokens column. Resumes where a killed "
+        "run stopped.",
+    )
+    tokens.add_argument("csv", nargs="+", help="CSV manifests")
+    tokens.add_argument("--output", required=True, help="folder to write")
+    tokens.add_argument("--model", help=model_help)
+    tokens.add_argument("--bitrate", type=float, help="kbps (default: the highest)")
+    tokens.add_argument("--workers", type=int, default=1, help="processes")
+    tokens.add_argument("--quiet", action="store_true", help="no progress bar")
+    tokens.set_defaults(handler=cmd_tokens)
 
     # Compressed .rnc files: encode, decode, info, fit-entropy.
     from speechbrain_rnncodec.bitstream.commands import add_commands
