@@ -227,7 +227,7 @@ def build_parser():
         help="tokens of a corpus to disk, for downstream training",
         description="Encode every utterance of SpeechBrain CSV manifests (ID, "
         "wav columns) into OUTPUT/<ID>.npy (int16 [frames, codebooks]) and write "
-        "each manifest to OUTPUT with a tokens column. Resumes where a killed "
+        "each manifest to OUTPUT with a tokens_file column. Resumes where a killed "
         "run stopped.",
     )
     tokens.add_argument("csv", nargs="+", help="CSV manifests")

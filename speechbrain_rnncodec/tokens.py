@@ -138,13 +138,13 @@ def extract_tokens(
         if rows and not {"ID", "wav"} <= set(rows[0]):
             raise ValueError(f"{manifest} needs ID and wav columns")
         for row in rows:
-            row["tokens"] = str((folder / f"{row['ID']}.npy").resolve())
+            row["tokens_file"] = str((folder / f"{row['ID']}.npy").resolve())
         tables.append((pathlib.Path(manifest).name, rows))
     jobs = [
-        (row["wav"], row["tokens"])
+        (row["wav"], row["tokens_file"])
         for _, rows in tables
         for row in rows
-        if not os.path.exists(row["tokens"])
+        if not os.path.exists(row["tokens_file"])
     ]
     errors = []
     bar = tqdm(total=len(jobs), unit="file", desc="tokens", disable=not progress)
@@ -173,7 +173,7 @@ def extract_tokens(
         out = folder / name
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fout:
-            fields = list(rows[0]) if rows else ["ID", "wav", "tokens"]
+            fields = list(rows[0]) if rows else ["ID", "wav", "tokens_file"]
             writer = csv.DictWriter(fout, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)

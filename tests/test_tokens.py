@@ -36,16 +36,16 @@ def test_tokens_match_the_codec_and_resume(manifest, tmp_path, capsys):
     rows = read(out / "dev.csv")
     assert [r["wrd"] for r in rows] == ["SOME WORDS"] * 3
     codec = RNNCodec.from_hparams()
-    first = load_tokens(rows[0]["tokens"])
+    first = load_tokens(rows[0]["tokens_file"])
     expected = codec.encode_file(rows[0]["wav"], 3)[0]
     assert np.array_equal(first.numpy(), expected.numpy())
     assert first.shape[1] == 6
     # Resume: a missing file is made again, the others are kept as they are.
-    pathlib.Path(rows[1]["tokens"]).unlink()
-    stamp = pathlib.Path(rows[0]["tokens"]).stat().st_mtime_ns
+    pathlib.Path(rows[1]["tokens_file"]).unlink()
+    stamp = pathlib.Path(rows[0]["tokens_file"]).stat().st_mtime_ns
     extract_tokens([manifest], out, bitrate=3, progress=False)
-    assert pathlib.Path(rows[1]["tokens"]).is_file()
-    assert pathlib.Path(rows[0]["tokens"]).stat().st_mtime_ns == stamp
+    assert pathlib.Path(rows[1]["tokens_file"]).is_file()
+    assert pathlib.Path(rows[0]["tokens_file"]).stat().st_mtime_ns == stamp
     assert not list(out.glob(".*"))  # no temporary file left
     # Another bitrate into the same folder is refused.
     assert cli.main(["tokens", str(manifest), "--output", str(out), "--quiet"]) == 1

@@ -42,6 +42,17 @@ class AttentionPooling(torch.nn.Module):
         return (weights * embeddings).sum(dim=2)
 
 
+def pool_codebooks(embeddings, pooling, attention=None):
+    """Pools per-codebook embeddings [B, T, K, D] as ``pooling`` says:
+    ``"sum"`` [B, T, D], ``"concat"`` [B, T, K * D] or ``"attention"``
+    (with the given :class:`AttentionPooling`) [B, T, D]."""
+    if pooling == "sum":
+        return embeddings.sum(dim=2)
+    if pooling == "concat":
+        return embeddings.flatten(start_dim=2)
+    return attention(embeddings)
+
+
 class CodecFrontEnd(torch.nn.Module):
     """Features of a pretrained RNN codec for downstream models.
 
@@ -151,8 +162,118 @@ class CodecFrontEnd(torch.nn.Module):
         embeddings = torch.stack(
             [stage.decode(tokens[..., k]) for k, stage in enumerate(stages)], dim=2
         )
-        if self.pooling == "sum":
-            return embeddings.sum(dim=2)
-        if self.pooling == "concat":
-            return embeddings.flatten(start_dim=2)
-        return self.attention(embeddings)
+        return pool_codebooks(embeddings, self.pooling, self.attention)
+
+
+class TokenEmbedding(torch.nn.Module):
+    """Trainable embeddings of precomputed codec tokens, one table per
+    codebook, pooled over codebooks (DASB's discrete embedding layer).
+
+    Arguments
+    ---------
+    num_codebooks : int
+        Codebooks K of the tokens.
+    codebook_size : int
+        Codes per codebook C.
+    dim : int
+        Embedding size D.
+    pooling : str
+        ``"sum"``, ``"concat"`` or ``"attention"``.
+    init_from_codec : bool
+        Starts from the codec's codebook vectors (then ``dim`` must be the
+        codec's latent size).
+    source : str, optional
+        The codec for ``init_from_codec`` (default: the shipped model).
+    freeze : bool
+        Keeps the embeddings fixed.
+
+    Example
+    -------
+    >>> emb = TokenEmbedding(num_codebooks=3, init_from_codec=True)
+    >>> emb(torch.randint(0, 1024, (2, 7, 3))).shape
+    torch.Size([2, 7, 128])
+    """
+
+    def __init__(
+        self,
+        num_codebooks,
+        codebook_size=1024,
+        dim=128,
+        pooling="attention",
+        init_from_codec=False,
+        source=None,
+        freeze=False,
+    ):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+        self.num_codebooks, self.codebook_size = num_codebooks, codebook_size
+        self.embedding = torch.nn.Embedding(num_codebooks * codebook_size, dim)
+        if init_from_codec:
+            from speechbrain_rnncodec.inference import RNNCodec
+
+            codec = RNNCodec.from_hparams(source=source)
+            vectors = codec.get_pretrained_embeddings(num_codebooks=num_codebooks)
+            if vectors.shape != self.embedding.weight.shape:
+                raise ValueError(
+                    f"the codec's codebooks are {list(vectors.shape)}, not "
+                    f"{list(self.embedding.weight.shape)}"
+                )
+            self.embedding.weight.data.copy_(vectors)
+        self.embedding.requires_grad_(not freeze)
+        self.pooling = pooling
+        self.attention = AttentionPooling(dim) if pooling == "attention" else None
+        self.output_size = num_codebooks * dim if pooling == "concat" else dim
+        offsets = torch.arange(num_codebooks) * codebook_size
+        self.register_buffer("offsets", offsets, persistent=False)
+
+    def forward(self, tokens, lengths=None):
+        """Pooled embeddings of tokens [B, T, K'] (K' >= K; the first K
+        codebooks are used); lengths are accepted and unchanged."""
+        if tokens.shape[-1] < self.num_codebooks:
+            raise ValueError(
+                f"tokens have {tokens.shape[-1]} codebooks, {self.num_codebooks} needed"
+            )
+        tokens = tokens[..., : self.num_codebooks].long()
+        embeddings = self.embedding(tokens + self.offsets)
+        return pool_codebooks(embeddings, self.pooling, self.attention)
+
+
+class FbankFrontEnd(torch.nn.Module):
+    """Log mel filterbanks with per-utterance normalization, stacked to a
+    lower frame rate: the classical baseline next to codec features.
+
+    Arguments
+    ---------
+    n_mels : int
+        Mel bands.
+    stack_frames : int
+        Consecutive 10 ms frames stacked into one (2: 50 Hz, the codec's
+        token rate).
+    sample_rate : int
+        Sampling rate of the waveforms.
+
+    Example
+    -------
+    >>> FbankFrontEnd(n_mels=40)(torch.randn(2, 16000)).shape
+    torch.Size([2, 51, 80])
+    """
+
+    def __init__(self, n_mels=40, stack_frames=2, sample_rate=16000):
+        super().__init__()
+        from speechbrain.lobes.features import Fbank
+        from speechbrain.processing.features import InputNormalization
+
+        self.fbank = Fbank(n_mels=n_mels, sample_rate=sample_rate)
+        self.normalize = InputNormalization(norm_type="sentence")
+        self.stack_frames = stack_frames
+        self.output_size = n_mels * stack_frames
+
+    def forward(self, wavs, lengths=None):
+        """Features [B, ceil(frames / stack), n_mels * stack] of [B, T]."""
+        if lengths is None:
+            lengths = torch.ones(wavs.shape[0], device=wavs.device)
+        feats = self.normalize(self.fbank(wavs), lengths)
+        pad = -feats.shape[1] % self.stack_frames
+        feats = torch.nn.functional.pad(feats, (0, 0, 0, pad))
+        return feats.reshape(feats.shape[0], -1, self.output_size)

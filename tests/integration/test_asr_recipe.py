@@ -1,0 +1,50 @@
+"""Runs the CTC ASR recipe (codec tokens and filterbanks) end to end on the
+LibriSpeech samples shipped in ``tests/samples`` (debug runs)."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+RECIPE = ROOT / "recipes" / "LibriSpeech" / "ASR"
+SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"
+
+
+def run_recipe(hparams, tmp_path, *args):
+    cmd = [
+        sys.executable,
+        "train.py",
+        f"hparams/{hparams}",
+        f"--data_folder={SAMPLES}",
+        f"--output_folder={tmp_path / 'run'}",
+        f"--data_prep_folder={tmp_path / 'prep'}",
+        "--hidden_size=32",
+        "--noprogressbar",
+        "--debug",
+        *args,
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        cmd, cwd=RECIPE, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return (tmp_path / "run" / "train_log.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    "hparams,args",
+    [("ctc_fbank.yaml", []), ("ctc_tokens.yaml", ["--num_codebooks=3"])],
+)
+def test_debug_run(tmp_path, hparams, args):
+    log = run_recipe(hparams, tmp_path, *args)
+    assert "epoch: 2" in log and "valid WER" in log
+    assert "set: dev-clean-5" in log and "set: test-clean-5" in log
+    assert "test WER_beam" in log and "test CER" in log
+    assert "==== test-clean-5 (beam) ====" in (tmp_path / "run" / "wer.txt").read_text()
+    if hparams == "ctc_tokens.yaml":
+        tokens = tmp_path / "prep" / "tokens"
+        assert (tokens / "tokens.json").is_file()
+        assert len(list(tokens.glob("*.npy"))) == 6  # train, dev and test samples
