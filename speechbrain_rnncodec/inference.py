@@ -243,16 +243,17 @@ class RNNCodec(Pretrained):
     @property
     def entropy_model(self):
         """The token probability model ``compress`` codes with, loaded on
-        first use: the hub folder's ``token_frequencies.json`` if present,
-        else uniform (log2(codebook size) bits per code)."""
+        first use: the hub folder's ``token_prior.npz`` (learned prior) or
+        ``token_frequencies.json`` if present, else uniform (log2(codebook
+        size) bits per code)."""
         from speechbrain_rnncodec.bitstream.codec_io import codec_entropy_model
 
         return codec_entropy_model(self)
 
     def set_entropy_model(self, model=None):
         """Chooses the entropy model: an ``EntropyModel``, the path of a
-        ``token_frequencies.json``, ``"uniform"``, or None (the default
-        lookup again). Returns the model."""
+        ``token_prior.npz`` or ``token_frequencies.json``, ``"uniform"``,
+        or None (the default lookup again). Returns the model."""
         from speechbrain_rnncodec.bitstream.codec_io import load_entropy_model
 
         self._rnc_entropy_model = load_entropy_model(self, model)

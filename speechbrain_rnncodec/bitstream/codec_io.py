@@ -34,6 +34,7 @@ from speechbrain_rnncodec.bitstream.entropy import (
     FrequencyModel,
     UniformModel,
 )
+from speechbrain_rnncodec.bitstream.learned import PRIOR_FILE, LearnedPriorModel
 from speechbrain_rnncodec.bitstream.wavstream import (
     StreamResampler,
     to_pcm16,
@@ -120,10 +121,11 @@ def load_entropy_model(codec, source=None):
     codec : RNNCodec
         The loaded codec.
     source : str or EntropyModel, optional
-        An :class:`EntropyModel`, a ``token_frequencies.json`` path, or
-        ``"uniform"``. Default: the hub folder's ``token_frequencies.json``
-        if present (ignored with a warning if fitted on another model),
-        else uniform.
+        An :class:`EntropyModel`, the path of a ``token_prior.npz`` (the
+        learned prior) or of a ``token_frequencies.json``, or
+        ``"uniform"``. Default: the hub folder's ``token_prior.npz``, else
+        its ``token_frequencies.json`` (each ignored with a warning if made
+        for another model), else uniform.
 
     Returns
     -------
@@ -139,10 +141,15 @@ def load_entropy_model(codec, source=None):
         path = pathlib.Path(source) if explicit else None
         if path is None:
             folder = model_folder(codec)
-            path = folder / FREQUENCY_FILE if folder else None
-            if path is None or not path.is_file():
+            found = [folder / n for n in (PRIOR_FILE, FREQUENCY_FILE)] if folder else []
+            found = [p for p in found if p.is_file()]
+            if not found:
                 return UniformModel(size)
-        model = FrequencyModel.load(path)
+            path = found[0]
+        if path.suffix == ".npz":
+            model = LearnedPriorModel.load(path)
+        else:
+            model = FrequencyModel.load(path)
         wanted = model_fingerprint(codec)[1].hex()
         fitted = model.meta.get("model_hash")
         if fitted is not None and fitted != wanted:
@@ -214,7 +221,7 @@ def resolve_entropy(codec, header, name="input"):
     if model.model_id != header.entropy_id:
         raise ModelMismatchError(
             f"{name} was entropy-coded with {header.entropy_id}, but the "
-            f"loaded model has {model.model_id}; use the token_frequencies.json "
+            f"loaded model has {model.model_id}; use the entropy model file "
             "it was coded with (--entropy FILE)"
         )
     return model

@@ -464,8 +464,8 @@ def add_commands(sub, model_help):
     """Registers encode, decode, info and fit-entropy on ``sub``."""
     bitrate_help = "kbps, one the model serves (1.5, 3, 6; default: the highest)"
     entropy_help = (
-        "token_frequencies.json to code with, or 'uniform' (default: the "
-        "model's hub folder file if present, else uniform)"
+        "token_prior.npz or token_frequencies.json to code with, or 'uniform' "
+        "(default: the model's hub folder file if present, else uniform)"
     )
 
     def common(p):

@@ -66,6 +66,10 @@ DEFAULT_FLOOR = 1.0
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
 
 
+def _uniform(codebook_size):
+    return constriction.stream.model.Uniform(int(codebook_size))
+
+
 class EntropyError(ValueError):
     """Tokens or a frequency model that cannot be coded (message says why)."""
 
@@ -75,8 +79,9 @@ class PacketContext(abc.ABC):
 
     @abc.abstractmethod
     def next_tables(self):
-        """Probabilities [K, C] (float64, rows need not sum to one) of the
-        next frame's codes, given the frames passed to :meth:`update`."""
+        """Probabilities [K', C] (float64, rows need not sum to one) of the
+        first K' <= K codes of the next frame, given the frames passed to
+        :meth:`update`; the other K - K' codes are coded uniformly."""
 
     def update(self, codes):  # noqa: B027 (optional: context-free models)
         """Records the codes [K] of the frame just coded (or decoded)."""
@@ -341,8 +346,12 @@ def encode_packet(codes, model):
     codes = _check_codes(codes, model.codebook_size)
     encoder = constriction.stream.queue.RangeEncoder()
     context = model.start_packet(codes.shape[1])
+    uniform = _uniform(model.codebook_size)
     for frame in codes:
-        encoder.encode(frame, _FAMILY, context.next_tables())
+        tables = context.next_tables()
+        encoder.encode(frame[: len(tables)], _FAMILY, tables)
+        if len(tables) < len(frame):
+            encoder.encode(frame[len(tables) :], uniform)
         context.update(frame)
     words = encoder.get_compressed()
     return words.astype("<u4").tobytes().rstrip(b"\0")
@@ -373,10 +382,15 @@ def decode_packet(data, num_frames, num_codebooks, model):
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
         context = model.start_packet(num_codebooks)
+        uniform = _uniform(model.codebook_size)
         for t in range(num_frames):
-            frame = decoder.decode(_FAMILY, context.next_tables())
-            out[t] = frame
-            context.update(frame)
+            tables = context.next_tables()
+            out[t, : len(tables)] = decoder.decode(_FAMILY, tables)
+            if len(tables) < num_codebooks:
+                out[t, len(tables) :] = decoder.decode(
+                    uniform, num_codebooks - len(tables)
+                )
+            context.update(out[t])
     except Exception as err:  # constriction raises AssertionError, ValueError
         raise EntropyError(f"undecodable token data: {err}") from err
     except BaseException as err:  # a Rust panic (pyo3's PanicException)

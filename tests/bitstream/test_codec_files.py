@@ -206,3 +206,29 @@ def test_mutated_files_fail_cleanly_through_the_model(codec, speech):
             bad[int(rng.integers(0, len(bad)))] ^= int(rng.integers(1, 256))
         with pytest.raises(BitstreamError):
             codec.decompress(bytes(bad))
+
+
+def test_learned_prior_in_the_hub_folder_comes_first(codec, fitted, speech, tmp_path):
+    import shutil
+
+    from speechbrain_rnncodec.bitstream.learned import prior_model
+    from speechbrain_rnncodec.inference import DEFAULT_MODEL
+    from speechbrain_rnncodec.lobes.prior import TokenPrior
+
+    hub = tmp_path / "hub"
+    shutil.copytree(DEFAULT_MODEL, hub)
+    fitted.save(hub / "token_frequencies.json")
+    torch.manual_seed(0)
+    prior = TokenPrior(embedding_dim=8, hidden_size=16, rank=4)
+    learned = prior_model(prior, {"model_hash": codec.model_fingerprint()[1].hex()})
+    learned.save(hub / "token_prior.npz")
+    other = RNNCodec.from_hparams(source=str(hub))
+    assert other.entropy_model.model_id == learned.model_id
+    for kbps in (1.5, 6.0):
+        data = other.compress(speech, bitrate=kbps)
+        assert RNCReader(io.BytesIO(data)).header.entropy_id == learned.model_id
+        expected = codec.decode(codec.encode(speech[None], bitrate=kbps)[0])[0]
+        decoded = other.decompress(data)[: len(speech)]
+        assert torch.allclose(decoded, expected[: len(speech)], atol=1e-5)
+    with pytest.raises(ModelMismatchError, match="entropy-coded with prior1-"):
+        codec.decompress(data)

@@ -1,0 +1,109 @@
+"""The learned entropy model: a GRU prior run frame by frame in NumPy."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from speechbrain_rnncodec.bitstream.entropy import (
+    EntropyError,
+    UniformModel,
+    decode_packet,
+    encode_packet,
+)
+from speechbrain_rnncodec.bitstream.learned import LearnedPriorModel, prior_model
+from speechbrain_rnncodec.brains.prior import packets
+from speechbrain_rnncodec.lobes.prior import TokenPrior
+
+C = 64
+
+
+def small_prior(seed=0, modelled=2):
+    torch.manual_seed(seed)
+    return TokenPrior(
+        num_codebooks=4,
+        codebook_size=C,
+        modelled_codebooks=modelled,
+        embedding_dim=8,
+        hidden_size=16,
+        rank=4,
+    )
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    frames=st.integers(0, 60),
+    books=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_lossless_on_random_streams(frames, books, seed):
+    model = prior_model(small_prior())
+    codes = np.random.default_rng(seed).integers(0, C, (frames, books))
+    data = encode_packet(codes, model)
+    assert np.array_equal(decode_packet(data, frames, books, model), codes)
+
+
+def test_tables_follow_the_torch_prior():
+    prior = small_prior()
+    model = prior_model(prior)
+    tokens = torch.randint(0, C, (1, 6, 4))
+    with torch.no_grad():
+        expected = torch.softmax(prior(tokens), dim=-1)[0].double().numpy()
+    context = model.start_packet(4)
+    for t in range(6):
+        table = context.next_tables()
+        assert table.shape == (2, C)
+        assert np.allclose(table, expected[t], atol=1e-4)
+        context.update(tokens[0, t].numpy())
+    assert model.start_packet(1).next_tables().shape == (1, C)
+
+
+def test_a_trained_prior_saves_bits():
+    """A prior trained on a predictable stream codes it below the raw rate."""
+    prior = small_prior()
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.integers(0, 2, (400, 4)), axis=0) % C  # slow drift
+    tokens = torch.from_numpy(walk)
+    optimizer = torch.optim.Adam(prior.parameters(), lr=1e-2)
+    for _ in range(60):
+        split, _ = packets(tokens[None], torch.ones(1), 50)
+        logits = prior(split)
+        loss = torch.nn.functional.cross_entropy(
+            logits.flatten(0, 2), split[..., :2].flatten()
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model = prior_model(prior)
+    learned = len(encode_packet(walk[:50], model))
+    raw = len(encode_packet(walk[:50], UniformModel(C)))
+    assert learned < 0.75 * raw, (learned, raw)
+
+
+def test_save_load_and_bad_files(tmp_path):
+    model = prior_model(small_prior(), {"model_hash": "ab" * 16})
+    path = model.save(tmp_path / "token_prior.npz")
+    back = LearnedPriorModel.load(path)
+    assert back.model_id == model.model_id and back.meta["model_hash"] == "ab" * 16
+    assert not list(tmp_path.glob(".*"))
+    other = prior_model(small_prior(seed=1))
+    assert other.model_id != model.model_id
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not a zip at all")
+    with pytest.raises(EntropyError, match="not a token prior"):
+        LearnedPriorModel.load(tmp_path / "bad.npz")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["output"] = arrays["output"] * 2  # weights changed, id kept
+    np.savez(tmp_path / "tampered.npz", **arrays)
+    with pytest.raises(EntropyError, match="does not match its weights"):
+        LearnedPriorModel.load(tmp_path / "tampered.npz")
+    del arrays["start"]
+    np.savez(tmp_path / "partial.npz", **arrays)
+    with pytest.raises(EntropyError, match="lacks arrays"):
+        LearnedPriorModel.load(tmp_path / "partial.npz")
