@@ -65,6 +65,55 @@ def measure_speed(codec, wav, repeats=5):
     }
 
 
+def measure_compression(codec, wavs, entropy_models, repeats=3):
+    """Real bitrate and speed of ``compress`` + ``decompress`` (the whole
+    .rnc path: codec, entropy coder, container) per entropy model.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        A loaded codec.
+    wavs : list of torch.Tensor
+        Utterances [T] to code.
+    entropy_models : list
+        What ``codec.set_entropy_model`` takes (``"uniform"``, a path).
+    repeats : int
+        Timed passes over the utterances (the median pass counts).
+
+    Returns
+    -------
+    list of dict
+        Per model and bitrate: ``entropy`` (model id), ``kbps`` (nominal),
+        ``real_kbps`` (bytes on disk), ``saved`` (percent below the raw
+        token rate), ``total_x`` (encode+decode x real time).
+    """
+    seconds = sum(len(w) for w in wavs) / codec.sample_rate
+    rows = []
+    for source in entropy_models:
+        model = codec.set_entropy_model(source)
+        for kbps in codec.bitrates:
+            size, times = 0, []
+            for _ in range(repeats):
+                size, start = 0, time.perf_counter()
+                for wav in wavs:
+                    data = codec.compress(wav, bitrate=kbps)
+                    codec.decompress(data)
+                    size += len(data)
+                times.append(time.perf_counter() - start)
+            real = size * 8 / seconds / 1000
+            rows.append(
+                {
+                    "entropy": model.model_id,
+                    "kbps": kbps,
+                    "real_kbps": real,
+                    "saved": 100 * (1 - real / kbps),
+                    "total_x": seconds / statistics.median(times),
+                }
+            )
+    codec.set_entropy_model(None)
+    return rows
+
+
 def measure_training(hparams_file, audio_files, steps=10, precision="fp32"):
     """Training throughput of a recipe: seconds of audio per second.
 

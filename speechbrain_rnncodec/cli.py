@@ -56,6 +56,8 @@ def cmd_bench(args):
     if args.training:
         return bench_training(args)
     codec = load_codec(args)
+    if args.compression:
+        return bench_compression(args, codec)
     wav = read_audio(args.input or SAMPLE, codec.sample_rate)
     wav = wav.repeat(max(1, round(args.seconds * codec.sample_rate / len(wav))))
     result = measure_speed(codec, wav, args.repeats)
@@ -74,6 +76,35 @@ def cmd_bench(args):
         print(
             f"{r['kbps']:>6g} {r['encode_x']:>12.1f} {r['decode_x']:>12.1f} "
             f"{r['total_x']:>11.1f}"
+        )
+    return 0
+
+
+def bench_compression(args, codec):
+    """``rnncodec bench --compression FOLDER``: bytes on disk and speed of
+    the .rnc path with each entropy model."""
+    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.benchmark import measure_compression
+    from speechbrain_rnncodec.evaluate import find_utterances
+
+    utts = find_utterances(args.compression, args.max_utterances)
+    wavs = [read_audio(u.path, codec.sample_rate) for u in utts]
+    models = args.entropy.split(",")
+    rows = measure_compression(codec, wavs, models, args.repeats)
+    seconds = sum(len(w) for w in wavs) / codec.sample_rate
+    print(f"command: rnncodec {' '.join(sys.argv[1:])}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
+        f"{len(wavs)} files, {seconds:.0f} s; median of {args.repeats} passes"
+    )
+    print(
+        f"{'entropy model':>24} {'kbps':>5} {'real kbps':>9} {'saved %':>8} {'x RT':>6}"
+    )
+    for r in rows:
+        print(
+            f"{r['entropy']:>24} {r['kbps']:>5g} {r['real_kbps']:>9.3f} "
+            f"{r['saved']:>8.1f} {r['total_x']:>6.1f}"
         )
     return 0
 
@@ -183,6 +214,19 @@ def build_parser():
     bench.add_argument("--training", help="recipe yaml: measure training instead")
     bench.add_argument("--data", help="with --training: LibriSpeech-layout folder")
     bench.add_argument("--steps", type=int, default=10, help="with --training")
+    bench.add_argument(
+        "--compression",
+        metavar="FOLDER",
+        help="measure compress + decompress (.rnc) on the .flac files of FOLDER",
+    )
+    bench.add_argument(
+        "--entropy",
+        default="uniform",
+        help="with --compression: comma-separated entropy models (uniform, a file)",
+    )
+    bench.add_argument(
+        "--max-utterances", type=int, help="with --compression: use N files"
+    )
     bench.set_defaults(handler=cmd_bench)
 
     ev = sub.add_parser("eval", help="codecs side by side: quality, kbps, speed")
