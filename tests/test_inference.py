@@ -178,3 +178,18 @@ def test_cli_bench_speed_and_training():
     proc = run_cli("bench", f"--training={recipe}", f"--data={data}", "--steps=1")
     assert proc.returncode == 0, proc.stderr
     assert "s of audio per second" in proc.stdout
+
+
+def test_cli_bench_compression_reports_bytes_on_disk():
+    data = ROOT / "tests" / "samples" / "LibriSpeech" / "test-clean-5"
+    proc = run_cli("bench", f"--compression={data}", "--repeats=1")
+    assert proc.returncode == 0, proc.stderr
+    rows = [
+        ln.split()
+        for ln in proc.stdout.splitlines()
+        if ln.strip().startswith("uniform")
+    ]
+    assert [r[1] for r in rows] == ["1.5", "3", "6"]
+    # Raw tokens plus the container: a little above the nominal rate.
+    for row in rows:
+        assert float(row[1]) < float(row[2]) < 1.3 * float(row[1])
