@@ -239,14 +239,19 @@ class TokenEmbedding(torch.nn.Module):
         return pool_codebooks(embeddings, self.pooling, self.attention)
 
 
-class FbankFrontEnd(torch.nn.Module):
-    """Log mel filterbanks with per-utterance normalization, stacked to a
-    lower frame rate: the classical baseline next to codec features.
+class SpectralFrontEnd(torch.nn.Module):
+    """Log mel filterbanks or MFCCs (with deltas) of SpeechBrain, normalized
+    per utterance and stacked to a lower frame rate: the classical baseline
+    next to codec features.
 
     Arguments
     ---------
+    features : str
+        ``"fbank"`` or ``"mfcc"``.
     n_mels : int
-        Mel bands.
+        Mel bands (of the filterbank, or under the MFCCs).
+    n_mfcc : int
+        Cepstral coefficients (``"mfcc"``; with deltas and delta-deltas).
     stack_frames : int
         Consecutive 10 ms frames stacked into one (2: 50 Hz, the codec's
         token rate).
@@ -255,25 +260,38 @@ class FbankFrontEnd(torch.nn.Module):
 
     Example
     -------
-    >>> FbankFrontEnd(n_mels=40)(torch.randn(2, 16000)).shape
+    >>> SpectralFrontEnd("fbank", n_mels=40)(torch.randn(2, 16000)).shape
     torch.Size([2, 51, 80])
+    >>> SpectralFrontEnd("mfcc", n_mfcc=20).output_size
+    120
     """
 
-    def __init__(self, n_mels=40, stack_frames=2, sample_rate=16000):
+    def __init__(
+        self, features="fbank", n_mels=40, n_mfcc=20, stack_frames=2, sample_rate=16000
+    ):
         super().__init__()
-        from speechbrain.lobes.features import Fbank
+        from speechbrain.lobes.features import MFCC, Fbank
         from speechbrain.processing.features import InputNormalization
 
-        self.fbank = Fbank(n_mels=n_mels, sample_rate=sample_rate)
+        if features == "fbank":
+            self.compute = Fbank(n_mels=n_mels, sample_rate=sample_rate)
+            size = n_mels
+        elif features == "mfcc":
+            self.compute = MFCC(
+                n_mels=n_mels, n_mfcc=n_mfcc, context=False, sample_rate=sample_rate
+            )
+            size = 3 * n_mfcc
+        else:
+            raise ValueError(f"features must be 'fbank' or 'mfcc', not {features!r}")
         self.normalize = InputNormalization(norm_type="sentence")
         self.stack_frames = stack_frames
-        self.output_size = n_mels * stack_frames
+        self.output_size = size * stack_frames
 
     def forward(self, wavs, lengths=None):
-        """Features [B, ceil(frames / stack), n_mels * stack] of [B, T]."""
+        """Features [B, ceil(frames / stack), output_size] of [B, T]."""
         if lengths is None:
             lengths = torch.ones(wavs.shape[0], device=wavs.device)
-        feats = self.normalize(self.fbank(wavs), lengths)
+        feats = self.normalize(self.compute(wavs), lengths)
         pad = -feats.shape[1] % self.stack_frames
         feats = torch.nn.functional.pad(feats, (0, 0, 0, pad))
         return feats.reshape(feats.shape[0], -1, self.output_size)
