@@ -48,6 +48,7 @@ def save_array(array, path):
     try:
         with os.fdopen(fd, "wb") as fout:
             np.save(fout, array)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -177,6 +178,7 @@ def extract_tokens(
             writer = csv.DictWriter(fout, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, out)
         written.append(out)
     return written

@@ -151,6 +151,7 @@ class LearnedPriorModel(EntropyModel):
         try:
             with os.fdopen(fd, "wb") as fout:
                 np.savez(fout, meta=meta, **{k: self.w[k] for k in _ARRAYS})
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)

@@ -19,9 +19,10 @@ def packets(tokens, lens, packet_frames):
     Example
     -------
     >>> tokens = torch.arange(10).view(1, 5, 2)
-    >>> p, mask = packets(tokens, torch.tensor([0.8]), 2)
-    >>> p.shape, mask.sum().item()
-    (torch.Size([3, 2, 2]), 4)
+    >>> packets(tokens, torch.tensor([1.0]), 2)[1].tolist()  # padded to 6
+    [[True, True], [True, True], [True, False]]
+    >>> packets(tokens, torch.tensor([0.8]), 2)[1].tolist()  # 4 real frames
+    [[True, True], [True, True]]
     """
     batch, steps, _ = tokens.shape
     pad = -steps % packet_frames

@@ -41,12 +41,6 @@ class TokenPrior(torch.nn.Module):
     >>> logits = prior(tokens)
     >>> logits.shape
     torch.Size([2, 5, 2, 16])
-    >>> state = None
-    >>> for t in range(2):  # step by step gives the same logits
-    ...     step, state = prior.step(tokens[:, t - 1] if t else None, state)
-    ...     print(torch.allclose(step, logits[:, t], atol=1e-5))
-    True
-    True
     """
 
     def __init__(
@@ -80,7 +74,7 @@ class TokenPrior(torch.nn.Module):
         self.register_buffer("offsets", offsets, persistent=False)
 
     def _inputs(self, previous):
-        """Summed code embeddings [B, E] of frames [B, K] (None: start)."""
+        """Summed code embeddings [..., E] of frames [..., K]."""
         return self.embedding(previous[..., : self.num_codebooks] + self.offsets).sum(
             -2
         )
@@ -101,25 +95,3 @@ class TokenPrior(torch.nn.Module):
             hidden = self.cell(inputs[:, t], hidden)
             states.append(hidden)
         return self._logits(torch.stack(states, dim=1))
-
-    def step(self, previous, state=None):
-        """Logits [B, M, C] of the next frame and the new state.
-
-        Arguments
-        ---------
-        previous : torch.Tensor or None
-            Codes [B, K] of the previous frame (None for the first frame).
-        state : torch.Tensor, optional
-            State returned by the previous step.
-
-        Returns
-        -------
-        logits : torch.Tensor
-        state : torch.Tensor
-        """
-        if previous is None:
-            inputs = self.start[None]
-        else:
-            inputs = self._inputs(previous)
-        state = self.cell(inputs, state)
-        return self._logits(state), state
