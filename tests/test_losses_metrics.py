@@ -44,26 +44,8 @@ def test_spectral_loss_zero_for_identical_signals():
     torch.manual_seed(0)
     y = torch.randn(2, 8000)
     terms = MultiResolutionSpectralLoss()(y, y)
-    assert sorted(terms) == [
-        "complex",
-        "convergence",
-        "group_delay",
-        "inst_freq",
-        "log_mag",
-        "mel",
-    ]
-    assert all(abs(float(v)) < 1e-6 for v in terms.values())
-
-
-def test_phase_terms_see_phase_but_not_a_constant_offset():
-    torch.manual_seed(0)
-    y = torch.randn(1, 8000)
-    loss = MultiResolutionSpectralLoss()
-    flipped = loss(-y, y)  # a constant offset of pi in every bin
-    assert flipped["inst_freq"] < 1e-5 and flipped["group_delay"] < 1e-5
-    assert flipped["complex"] > 0.1
-    delayed = loss(torch.roll(y, 40, dims=1), y)  # a linear phase in frequency
-    assert delayed["group_delay"] > 0.1
+    assert sorted(terms) == ["complex", "convergence", "log_mag", "mel"]
+    assert all(float(v) == 0.0 for v in terms.values())
 
 
 def test_spectral_loss_grows_with_noise():

@@ -3,13 +3,8 @@
 A recurrent stack with a skip path predicts, for every latent frame,
 ``frames_per_step`` STFT frames (log-magnitude and a phase direction, as
 Vocos and APNet do); an overlap-add inverse STFT turns them into samples.
-The phase direction is either the phase itself (``phase="absolute"``) or
-its advance since the previous frame (``phase="increment"``), relative to
-the advance of a sinusoid at the bin's centre frequency; the phase is then
-accumulated over frames, as a phase vocoder does, so that a steady partial
-keeps a coherent phase. The overlap-add tail and the accumulated phase are
-carried as state, so decoding chunk by chunk gives the samples of decoding
-the whole sequence.
+The overlap-add tail is carried as state, so decoding chunk by chunk gives
+the samples of decoding the whole sequence.
 
 Authors
  * speechbrain_rnncodec team 2026
@@ -123,9 +118,6 @@ class RNNDecoder(torch.nn.Module):
         STFT frames predicted per latent frame.
     rnn_type : str
         ``"lstm"`` or ``"gru"``.
-    phase : str
-        ``"absolute"`` (the head predicts each frame's phase) or
-        ``"increment"`` (it predicts the phase advance, accumulated).
 
     Example
     -------
@@ -148,12 +140,8 @@ class RNNDecoder(torch.nn.Module):
         hop_length=80,
         frames_per_step=4,
         rnn_type="lstm",
-        phase="absolute",
     ):
         super().__init__()
-        if phase not in ("absolute", "increment"):
-            raise ValueError(f"phase must be 'absolute' or 'increment', not {phase!r}")
-        self.phase = phase
         self.frames_per_step = frames_per_step
         self.samples_per_frame = hop_length * frames_per_step
         self.delay_samples = n_fft - hop_length
@@ -163,49 +151,30 @@ class RNNDecoder(torch.nn.Module):
         self.output_norm = torch.nn.LayerNorm(hidden_size)
         self.head = torch.nn.Linear(hidden_size, frames_per_step * 3 * self.n_bins)
         self.istft = OverlapAddISTFT(n_fft, hop_length)
-        # Phase advance per hop of a sinusoid at each bin's centre frequency.
-        centre = 2 * torch.pi * torch.arange(self.n_bins) * hop_length / n_fft
-        self.register_buffer("centre_advance", centre, persistent=False)
 
-    def spectrum(self, x, phase=None):
+    def spectrum(self, x):
         """Complex STFT frames [B, T' * frames_per_step, bins] from features.
 
         Arguments
         ---------
         x : torch.Tensor
             Output of the recurrent stack [B, T', hidden_size].
-        phase : torch.Tensor, optional
-            With ``phase="increment"``: the phase [B, bins] of the frame
-            before the first (None at the start of a stream).
 
         Returns
         -------
-        spec : torch.Tensor
+        torch.Tensor
             Complex spectrum.
-        phase : torch.Tensor or None
-            The phase of the last frame (``"increment"``), else None.
         """
         batch, steps, _ = x.shape
         # The spectrum and the inverse STFT stay in float32 under autocast.
         out = self.head(self.output_norm(x)).float()
         out = out.reshape(batch, steps * self.frames_per_step, 3, self.n_bins)
         log_mag, real, imag = out.unbind(dim=2)
-        magnitude = log_mag.clamp(max=10.0).exp()
-        if self.phase == "absolute":
-            # Magnitude from log_mag, phase from the direction of (real, imag).
-            scale = magnitude * torch.rsqrt(real.square() + imag.square() + 1e-12)
-            return torch.complex(real * scale, imag * scale), None
-        # The advance is the bin's centre advance plus the predicted angle;
-        # it is accumulated in float64 and wrapped, so that long streams
-        # keep their precision and chunks add up exactly like a whole. The
-        # gradient of a frame's phase reaches only its own advance: each
-        # frame corrects the phase it inherits instead of all the past.
-        advance = (torch.atan2(imag, real + 1e-12) + self.centre_advance).double()
-        start = phase if phase is not None else advance.new_zeros(batch, self.n_bins)
-        before = start[:, None].double() + advance.cumsum(dim=1) - advance
-        angles = torch.remainder(before.detach() + advance, 2 * torch.pi).float()
-        spec = torch.polar(magnitude, angles)
-        return spec, angles[:, -1]
+        # Magnitude from log_mag, phase from the direction of (real, imag).
+        scale = log_mag.clamp(max=10.0).exp() * torch.rsqrt(
+            real.square() + imag.square() + 1e-12
+        )
+        return torch.complex(real * scale, imag * scale)
 
     def forward(self, latents, state=None):
         """Decodes latent frames; returns finished samples and state.
@@ -223,16 +192,15 @@ class RNNDecoder(torch.nn.Module):
             Finished samples [B, T' * samples_per_frame - delay_samples]
             on the first call, ``T' * samples_per_frame`` on later calls.
         state : tuple
-            Recurrent state, overlap-add tail and last phase.
+            Recurrent state and overlap-add tail.
         """
-        rnn_state, tail, phase = state if state is not None else (None, None, None)
+        rnn_state, tail = state if state is not None else (None, None)
         x, rnn_state = self.rnn(self.input_proj(latents), rnn_state)
-        spec, phase = self.spectrum(x, phase)
-        wav, new_tail = self.istft(spec, tail)
+        wav, new_tail = self.istft(self.spectrum(x), tail)
         if tail is None:
             # Samples before time zero belong to no input: drop them.
             wav = wav[:, self.delay_samples :]
-        return wav, (rnn_state, new_tail, phase)
+        return wav, (rnn_state, new_tail)
 
     def flush(self, state):
         """Returns the last ``delay_samples`` samples at the end of a stream.

@@ -15,10 +15,9 @@ FRAME = 320
 DELAY = 320 - 80  # n_fft - hop of the default synthesis head
 
 
-def make_decoder(rnn_type="lstm", seed=0, phase="absolute"):
+def make_decoder(rnn_type="lstm", seed=0):
     torch.manual_seed(seed)
-    dec = RNNDecoder(latent_dim=8, hidden_size=16, rnn_type=rnn_type, phase=phase)
-    return dec.eval()
+    return RNNDecoder(latent_dim=8, hidden_size=16, rnn_type=rnn_type).eval()
 
 
 @pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
@@ -35,10 +34,9 @@ def test_shapes(rnn_type):
         assert decode_latents(dec, latents[:, :1]).shape == (2, FRAME)
 
 
-@pytest.mark.parametrize("phase", ["absolute", "increment"])
 @pytest.mark.parametrize("k", [1, 4, 9])
-def test_causality(k, phase):
-    dec = make_decoder(phase=phase)
+def test_causality(k):
+    dec = make_decoder()
     torch.manual_seed(1)
     latents = torch.randn(1, 10, 8)
     changed = latents.clone()
@@ -54,10 +52,9 @@ def test_causality(k, phase):
     assert diff[bound : bound + 80].max() > 1e-5
 
 
-@pytest.mark.parametrize("phase", ["absolute", "increment"])
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, "mixed"])
-def test_streaming_matches_whole_decode(chunk, phase):
-    dec = make_decoder(phase=phase)
+def test_streaming_matches_whole_decode(chunk):
+    dec = make_decoder()
     torch.manual_seed(2)
     latents = torch.randn(2, 23, 8)
     with torch.no_grad():
@@ -74,25 +71,6 @@ def test_streaming_matches_whole_decode(chunk, phase):
     streamed = torch.cat(out, dim=1)
     assert streamed.shape == whole.shape == (2, 23 * FRAME)
     assert (streamed - whole).abs().max() < 1e-4
-
-
-def test_phase_increment_continues_a_steady_partial():
-    """With a zero predicted advance, the phase of every bin turns at the
-    bin's centre frequency: a partial there continues without a break."""
-    dec = make_decoder(phase="increment")
-    with torch.no_grad():
-        dec.head.weight.zero_()
-        bias = dec.head.bias.view(4, 3, dec.n_bins)
-        bias.zero_()
-        bias[:, 0] = -20.0  # silence everywhere...
-        bias[:, 0, 20] = 3.0  # ...but bin 20: 20 * 16000 / 320 = 1000 Hz
-        bias[:, 1] = 1.0  # zero advance beyond the centre's
-        wav = decode_latents(dec, torch.zeros(1, 10, 8))[0, 400:-400]
-    t = torch.arange(len(wav)) / 16000
-    sine = torch.stack([torch.cos(2e3 * torch.pi * t), torch.sin(2e3 * torch.pi * t)])
-    fit = torch.linalg.lstsq(sine.T, wav[:, None]).solution
-    residual = wav - (sine.T @ fit)[:, 0]
-    assert residual.abs().max() < 1e-3 * wav.abs().max()
 
 
 def causal_frames(x, n_fft, hop):
