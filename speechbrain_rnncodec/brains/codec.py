@@ -4,6 +4,8 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import random
+
 import speechbrain as sb
 import torch
 from speechbrain.dataio.dataio import length_to_mask
@@ -25,7 +27,11 @@ class CodecBrain(sb.Brain):
     HiFi-GAN ``GeneratorLoss`` holding the adversarial and feature-matching
     losses and their weights) and ``discriminator_loss``; the
     discriminator step keeps the Brain's precision, gradient clipping and
-    checkpointing.
+    checkpointing. ``frozen_modules`` (optional, e.g. ``[encoder,
+    quantizer]``) are kept in eval mode without gradients: training only
+    the decoder keeps the tokens of the initial model, so its entropy
+    model and token-based downstream models stay valid; quantizer dropout
+    then draws the bitrate per batch.
     """
 
     def __init__(self, modules=None, *args, hparams=None, **kwargs):
@@ -44,7 +50,7 @@ class CodecBrain(sb.Brain):
         lens : torch.Tensor
             Relative lengths [B].
         num_quantizers : int, optional
-            Codebooks to use (eval only).
+            Codebooks to use (in eval, or with a frozen quantizer).
 
         Returns
         -------
@@ -82,7 +88,15 @@ class CodecBrain(sb.Brain):
         batch = batch.to(self.device)
         wavs, lens = batch.sig
         if stage == sb.Stage.TRAIN:
-            return {"train": self.reconstruct(wavs, lens)}
+            num_quantizers = None
+            frozen = getattr(self.hparams, "frozen_modules", None) or []
+            for name in frozen:  # Brain.fit sets every module to train mode
+                self.modules[name].eval().requires_grad_(False)
+            if "quantizer" in frozen and self.hparams.valid_bitrates:
+                num_quantizers = random.choice(
+                    self.modules.quantizer.train_num_quantizers
+                )
+            return {"train": self.reconstruct(wavs, lens, num_quantizers)}
         if not self.hparams.valid_bitrates:
             return {"continuous": self.reconstruct(wavs, lens)}
         return {

@@ -77,3 +77,25 @@ def test_new_run_starts_from_exported_weights(tmp_path):
     # A random codec starts near 8; the shipped one is far below.
     first_loss = float(re.search(r"epoch: 1,.*? train loss: ([0-9.]+)", log)[1])
     assert first_loss < 6.0, log
+
+
+def test_decoder_only_training_keeps_the_tokens(tmp_path):
+    import torch
+
+    from speechbrain_rnncodec.inference import DEFAULT_MODEL
+
+    run_recipe(
+        "rnn_vq.yaml",
+        tmp_path,
+        "--number_of_epochs=1",
+        f"--init_from={DEFAULT_MODEL}",
+        "--frozen_modules=[encoder, quantizer]",
+    )
+    ckpt = sorted((tmp_path / "save").glob("CKPT+*"))[-1]
+    for name in ("encoder", "quantizer", "decoder"):
+        trained = torch.load(ckpt / f"{name}.ckpt", map_location="cpu")
+        shipped = torch.load(f"{DEFAULT_MODEL}/{name}.ckpt", map_location="cpu")
+        same = all(
+            torch.equal(trained[k].float(), shipped[k].float()) for k in shipped
+        )
+        assert same == (name != "decoder"), name
