@@ -12,6 +12,7 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import logging
 import pathlib
 
 import torch
@@ -24,6 +25,20 @@ from speechbrain_rnncodec.export import load_weights
 from speechbrain_rnncodec.lobes.streaming import StreamingDecoder, StreamingEncoder
 
 DEFAULT_MODEL = pathlib.Path(__file__).parent / "pretrained" / "rnn_vq_16k"
+logger = logging.getLogger(__name__)
+
+
+def _fetch_entropy_files(source, savedir, fetch_kw):
+    """Fetches the optional entropy models of a remote hub repo next to its
+    checkpoints (a repo without them codes uniformly)."""
+    from speechbrain_rnncodec.bitstream.entropy import FREQUENCY_FILE
+    from speechbrain_rnncodec.bitstream.learned import PRIOR_FILE
+
+    for name in (PRIOR_FILE, FREQUENCY_FILE):
+        try:
+            fetch(name, source=source, savedir=savedir, **fetch_kw)
+        except (OSError, ValueError) as err:
+            logger.debug("no %s in %s: %s", name, source, err)
 
 
 class RNNCodec(Pretrained):
@@ -127,6 +142,8 @@ class RNNCodec(Pretrained):
             msg = f"cannot fetch {name}.ckpt of {source}: {err}"
             raise FileNotFoundError(msg) from err
         pretrainer.load_collected()
+        if not local.is_dir():
+            _fetch_entropy_files(source, savedir, fetch_kw)
         return cls(modules=hparams["modules"], hparams=hparams, **kwargs)
 
     @property

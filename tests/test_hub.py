@@ -207,6 +207,7 @@ HF_SCRIPT = textwrap.dedent(
     for name in ["hyperparams.yaml", "encoder.ckpt", "decoder.ckpt"]:
         assert (savedir / name).resolve().parent == cache / "blobs", name
     ref = RNNCodec.from_hparams()
+    assert hub.entropy_model.model_id == ref.entropy_model.model_id  # the prior
     wav = read_audio(SAMPLE)[None, :16000]
     tokens, _ = hub.encode(wav, bitrate=3.0)
     assert torch.equal(tokens, ref.encode(wav, bitrate=3.0)[0])
@@ -235,7 +236,7 @@ def fill_hf_cache(hub_cache, repo, files):
     (folder / "refs" / "main").write_text(commit)
     for name in files:
         data = (DEFAULT_MODEL / name).read_bytes()
-        if name.endswith(".ckpt"):  # LFS file: sha256
+        if name.endswith((".ckpt", ".npz")):  # LFS file: sha256
             etag = hashlib.sha256(data).hexdigest()
         else:  # git blob sha1
             etag = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -246,7 +247,9 @@ def fill_hf_cache(hub_cache, repo, files):
 
 def test_huggingface_repo_id_offline(tmp_path, monkeypatch):
     hf_home = tmp_path / "hf_home"
-    repo = fill_hf_cache(hf_home / "hub", "sb-test/rnncodec", HUB_FILES)
+    repo = fill_hf_cache(
+        hf_home / "hub", "sb-test/rnncodec", HUB_FILES + ("token_prior.npz",)
+    )
     fill_hf_cache(hf_home / "hub", "sb-test/no-decoder", HUB_FILES[:3])
     for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_ENDPOINT"):
         monkeypatch.delenv(var, raising=False)

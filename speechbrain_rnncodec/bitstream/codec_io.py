@@ -52,7 +52,8 @@ def model_folder(codec):
     pretrainer = getattr(codec.hparams, "pretrainer", None)
     paths = getattr(pretrainer, "paths", None) or {}
     for path in paths.values():
-        return pathlib.Path(path).resolve().parent
+        # Not resolved: a hub cache links the files by name into one folder.
+        return pathlib.Path(path).absolute().parent
     return None
 
 
