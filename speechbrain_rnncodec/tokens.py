@@ -184,6 +184,25 @@ def extract_tokens(
     return written
 
 
+def extract_recipe_tokens(hparams, manifest_folder, names):
+    """Extracts (on the main process only) the tokens of the manifests
+    ``<manifest_folder>/<name>.csv`` with a recipe's ``codec_source``,
+    ``tokens_folder`` and ``extraction_workers``; returns the folder of the
+    token manifests."""
+    from speechbrain.utils.distributed import run_on_main
+
+    run_on_main(
+        extract_tokens,
+        kwargs={
+            "manifests": [f"{manifest_folder}/{name}.csv" for name in names],
+            "folder": hparams["tokens_folder"],
+            "source": hparams["codec_source"],
+            "workers": hparams["extraction_workers"],
+        },
+    )
+    return hparams["tokens_folder"]
+
+
 def load_tokens(path):
     """Tokens [T', K] (int64 tensor) of a file written by
     :func:`extract_tokens`."""

@@ -27,7 +27,7 @@ from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.brains.asr import CTCBrain
-from speechbrain_rnncodec.tokens import extract_tokens, load_tokens
+from speechbrain_rnncodec.tokens import extract_recipe_tokens, load_tokens
 
 # Every character of LibriSpeech transcripts; others come from the data.
 LIBRISPEECH_CHARACTERS = " 'ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -126,16 +126,7 @@ if __name__ == "__main__":
     )
     splits = ["train"] + hparams["dev_splits"] + hparams["test_splits"]
     if hparams["input_key"] == "tokens":
-        run_on_main(
-            extract_tokens,
-            kwargs={
-                "manifests": [f"{prep}/{name}.csv" for name in splits],
-                "folder": hparams["tokens_folder"],
-                "source": hparams["codec_source"],
-                "workers": hparams["extraction_workers"],
-            },
-        )
-        prep = hparams["tokens_folder"]
+        prep = extract_recipe_tokens(hparams, prep, splits)
     datasets, label_encoder = dataio_prepare(hparams, prep)
     hparams["tokenizer"] = label_encoder
     vocab = [label_encoder.ind2lab[i] for i in range(len(label_encoder))]

@@ -26,7 +26,7 @@ from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_rnncodec.bitstream.learned import PRIOR_FILE, prior_model
 from speechbrain_rnncodec.brains.prior import PriorBrain
-from speechbrain_rnncodec.tokens import INFO_FILE, extract_tokens, load_tokens
+from speechbrain_rnncodec.tokens import INFO_FILE, extract_recipe_tokens, load_tokens
 
 
 def dataio_prepare(hparams):
@@ -87,15 +87,7 @@ if __name__ == "__main__":
         },
     )
     splits = ["train"] + hparams["dev_splits"] + hparams["test_splits"]
-    run_on_main(
-        extract_tokens,
-        kwargs={
-            "manifests": [f"{prep}/{name}.csv" for name in splits],
-            "folder": hparams["tokens_folder"],
-            "source": hparams["codec_source"],
-            "workers": hparams["extraction_workers"],
-        },
-    )
+    extract_recipe_tokens(hparams, prep, splits)
     datasets = dataio_prepare(hparams)
     brain = PriorBrain(
         modules=hparams["modules"],

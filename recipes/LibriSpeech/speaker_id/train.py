@@ -26,7 +26,7 @@ from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.brains.classify import UtteranceClassifierBrain
-from speechbrain_rnncodec.tokens import extract_tokens, load_tokens
+from speechbrain_rnncodec.tokens import extract_recipe_tokens, load_tokens
 
 SETS = ("train", "valid", "test")
 
@@ -128,16 +128,7 @@ if __name__ == "__main__":
     )
     run_on_main(split_by_speaker, args=[f"{prep}/{hparams['split']}.csv", prep])
     if hparams["input_key"] == "tokens":
-        run_on_main(
-            extract_tokens,
-            kwargs={
-                "manifests": [f"{prep}/{name}.csv" for name in SETS],
-                "folder": hparams["tokens_folder"],
-                "source": hparams["codec_source"],
-                "workers": hparams["extraction_workers"],
-            },
-        )
-        prep = hparams["tokens_folder"]
+        prep = extract_recipe_tokens(hparams, prep, SETS)
     datasets = dataio_prepare(hparams, prep)
     brain = UtteranceClassifierBrain(
         modules=hparams["modules"],
