@@ -58,7 +58,6 @@ def _sigmoid(x):
 class _PriorContext(PacketContext):
     def __init__(self, model, num_codebooks):
         self.model = model
-        self.num_codebooks = num_codebooks
         self.hidden = np.zeros(model.hidden_size, dtype=np.float32)
         self.rows = min(num_codebooks, model.modelled)
         self.inputs = model.w["start"]
@@ -84,11 +83,10 @@ class _PriorContext(PacketContext):
         return (1.0 - m.floor) * probs + m.floor / m.codebook_size
 
     def update(self, codes):
-        codes = np.asarray(codes, dtype=np.int64)
-        w, m = self.model.w, self.model
+        m = self.model
         # The prior reads as many codebooks as the packet has (bitrate).
-        rows = codes[: m.num_codebooks] + m.offsets[: len(codes)]
-        self.inputs = w["embedding"][rows].sum(axis=0)
+        codes = np.asarray(codes, dtype=np.int64)[: m.num_codebooks]
+        self.inputs = m.w["embedding"][codes + m.offsets[: len(codes)]].sum(axis=0)
 
 
 class LearnedPriorModel(EntropyModel):
