@@ -13,6 +13,7 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import contextlib
 import csv
 import json
 import multiprocessing
@@ -150,21 +151,21 @@ def extract_tokens(
     errors = []
     bar = tqdm(total=len(jobs), unit="file", desc="tokens", disable=not progress)
     workers = max(1, min(workers, len(jobs)))
-    if workers == 1:
-        results = (_encode(codec, bitrate, *job) for job in jobs)
-    else:
-        pool = multiprocessing.get_context("spawn").Pool(
-            workers, _start_worker, (source, bitrate)
-        )
-        results = pool.imap_unordered(_encode_in_worker, jobs, chunksize=4)
-    for error in results:
-        bar.update()
-        if error:
-            errors.append(error)
+    with contextlib.ExitStack() as stack:  # the pool ends even on an error
+        if workers == 1:
+            results = (_encode(codec, bitrate, *job) for job in jobs)
+        else:
+            pool = stack.enter_context(
+                multiprocessing.get_context("spawn").Pool(
+                    workers, _start_worker, (source, bitrate)
+                )
+            )
+            results = pool.imap_unordered(_encode_in_worker, jobs, chunksize=4)
+        for error in results:
+            bar.update()
+            if error:
+                errors.append(error)
     bar.close()
-    if workers > 1:
-        pool.close()
-        pool.join()
     if errors:
         raise ValueError(
             f"{len(errors)} file(s) could not be encoded, first: {errors[0]}"
