@@ -13,8 +13,9 @@ never taken from the nominal setting:
 * :class:`Codec2Codec` -- Codec 2 through ``c2enc`` / ``c2dec`` (Debian
   ``codec2``) at 8 kHz, resampled with ``sox`` (Debian ``sox``): bytes =
   the ``.c2`` file (7-byte header and frames).
-* :class:`RNNCodecCodec` -- our pretrained :class:`RNNCodec`: bytes = a
-  5-byte header and the tokens bit-packed at log2(codebook size) bits each.
+* :class:`RNNCodecCodec` -- our pretrained :class:`RNNCodec`: bytes = the
+  ``.rnc`` file (``docs/format.md``), entropy-coded with the model's
+  entropy model.
 
 :func:`make_codec` builds one from a spec such as ``"opus@6"`` (kbps),
 ``"codec2@3200"`` (bit/s) or ``"rnncodec@1.5"`` (kbps).
@@ -489,13 +490,10 @@ class Codec2Codec(Codec):
 
 
 class RNNCodecCodec(Codec):
-    """Our pretrained :class:`~speechbrain_rnncodec.inference.RNNCodec`.
-
-    Until the compressed file format lands, the bytes are a 5-byte header
-    (sample count as little-endian uint32, number of codebooks as uint8)
-    and the tokens, frame after frame, bit-packed at log2(codebook size)
-    bits each (10 for 1024 codes): the measured bitrate is the raw token
-    rate plus the header and the padding of the last byte.
+    """Our pretrained :class:`~speechbrain_rnncodec.inference.RNNCodec`:
+    bytes = the ``.rnc`` file of :meth:`RNNCodec.compress` (container and
+    entropy coding with the model's entropy model included; an empty
+    signal gives empty bytes).
 
     Arguments
     ---------
@@ -505,104 +503,32 @@ class RNNCodecCodec(Codec):
         One of ``codec.bitrates``.
     """
 
-    _HEADER = struct.Struct("<IB")
-
     def __init__(self, codec, kbps):
         if codec.sample_rate != SAMPLE_RATE:
             raise ValueError(f"the model codes {codec.sample_rate} Hz, not 16 kHz")
         self.codec = codec
         self.target_kbps = float(kbps)
         self.num_codebooks = codec.num_quantizers_for(self.target_kbps)
-        size = codec.mods.quantizer.codebook_size
-        self.bits = max(1, math.ceil(math.log2(size)))
-        self.hop = codec.mods.encoder.samples_per_frame
         self.name = f"rnncodec@{self.target_kbps:g}"
 
     def encode(self, wav):
-        """Header and bit-packed tokens of ``wav`` [T]."""
+        """The ``.rnc`` bytes of ``wav`` [T]."""
         wav = _mono(wav)
-        if len(wav) >= 2**32:
-            raise ValueError("signal too long for the 32-bit sample count")
-        header = self._HEADER.pack(len(wav), self.num_codebooks)
         if len(wav) == 0:
-            return header
-        tokens, _ = self.codec.encode(
-            wav[None].to(self.codec.device), bitrate=self.target_kbps
-        )
-        return header + pack_codes(tokens[0].cpu().numpy(), self.bits)
+            return b""
+        return self.codec.compress(wav, bitrate=self.target_kbps)
 
     def decode(self, data, num_samples=None):
-        """Samples [T] of header and bit-packed tokens."""
-        if len(data) < self._HEADER.size:
-            raise CodecError("truncated rnncodec data (no header)")
-        length, books = self._HEADER.unpack_from(data)
-        steps = -(-length // self.hop)
-        payload = data[self._HEADER.size :]
-        if books == 0 or len(payload) != -(-steps * books * self.bits // 8):
-            raise CodecError(
-                f"rnncodec data of {len(payload)} bytes does not hold {steps} "
-                f"frames of {books} codes of {self.bits} bits"
-            )
-        if steps == 0:
+        """Samples [T] of ``.rnc`` bytes."""
+        from speechbrain_rnncodec.bitstream.container import BitstreamError
+
+        if not data:
             return torch.zeros(num_samples or 0)
-        codes = unpack_codes(payload, steps * books, self.bits)
-        tokens = torch.from_numpy(codes).reshape(1, steps, books)
-        wav = self.codec.decode(tokens.to(self.codec.device))[0, :length].cpu()
-        wav = fit_length(wav, length)
+        try:
+            wav = self.codec.decompress(data)
+        except BitstreamError as err:
+            raise CodecError(f"undecodable rnncodec data: {err}") from err
         return wav if num_samples is None else fit_length(wav, num_samples)
-
-
-def pack_codes(codes, bits):
-    """Packs integers in [0, 2**bits) at ``bits`` bits each, MSB first.
-
-    Arguments
-    ---------
-    codes : numpy.ndarray
-        Integers [N].
-    bits : int
-        Bits per integer.
-
-    Returns
-    -------
-    bytes
-        ``ceil(N * bits / 8)`` bytes (the last one zero-padded).
-
-    Example
-    -------
-    >>> data = pack_codes(np.array([1023, 0, 5]), 10)
-    >>> len(data), unpack_codes(data, 3, 10).tolist()
-    (4, [1023, 0, 5])
-    """
-    codes = np.asarray(codes, dtype=np.int64).reshape(-1)
-    if codes.size and (codes.min() < 0 or codes.max() >= 2**bits):
-        raise ValueError(f"codes must lie in [0, {2**bits})")
-    shifts = np.arange(bits - 1, -1, -1)
-    bitarray = ((codes[:, None] >> shifts) & 1).astype(np.uint8)
-    return np.packbits(bitarray.reshape(-1)).tobytes()
-
-
-def unpack_codes(data, count, bits):
-    """Inverse of :func:`pack_codes`: ``count`` integers of ``bits`` bits.
-
-    Arguments
-    ---------
-    data : bytes
-        Packed integers.
-    count : int
-        How many to read.
-    bits : int
-        Bits per integer.
-
-    Returns
-    -------
-    numpy.ndarray
-        Integers [count] (int64).
-    """
-    bitarray = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
-    if bitarray.size < count * bits:
-        raise CodecError("too few bytes for the codes")
-    bitarray = bitarray[: count * bits].reshape(count, bits).astype(np.int64)
-    return (bitarray << np.arange(bits - 1, -1, -1)).sum(axis=1)
 
 
 @functools.lru_cache(maxsize=2)

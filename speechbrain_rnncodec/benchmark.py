@@ -9,6 +9,7 @@ import time
 
 import torch
 
+from speechbrain_rnncodec.export import codebook_entries
 from speechbrain_rnncodec.lobes.streaming import algorithmic_latency_ms
 
 
@@ -54,8 +55,7 @@ def measure_speed(codec, wav, repeats=5):
         )
     mods = codec.mods
     return {
-        "params": sum(p.numel() for p in mods.parameters())
-        + sum(s.codebook.numel() for s in mods.quantizer.stages),
+        "params": sum(p.numel() for p in mods.parameters()) + codebook_entries(mods),
         "latency_ms": algorithmic_latency_ms(
             mods.encoder, mods.decoder, codec.sample_rate
         ),

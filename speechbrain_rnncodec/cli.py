@@ -56,6 +56,8 @@ def cmd_bench(args):
     if args.training:
         return bench_training(args)
     codec = load_codec(args)
+    if args.load:
+        return bench_load(args, codec)
     if args.compression:
         return bench_compression(args, codec)
     wav = read_audio(args.input or SAMPLE, codec.sample_rate)
@@ -109,6 +111,52 @@ def bench_compression(args, codec):
     return 0
 
 
+def bench_load(args, codec):
+    """``rnncodec bench --load WORKDIR``: many short files and one long file
+    through the command and the API, with peak memory."""
+    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.demo import SAMPLE
+    from speechbrain_rnncodec.evaluate import find_utterances
+    from speechbrain_rnncodec.loadtest import load_test
+
+    paths = [u.path for u in find_utterances(args.data, 50)] if args.data else []
+    speech = torch.cat([read_audio(p) for p in paths or [args.input or SAMPLE]])
+    result = load_test(
+        codec,
+        speech.numpy(),
+        args.load,
+        args.short_files,
+        args.short_seconds,
+        args.long_minutes * 60,
+        bitrate=6.0,
+        model=args.model,
+    )
+    short, long = result["short"], result["long"]
+    trace = result["short"]["api_rss_mib"]
+    print(f"command: rnncodec {' '.join(sys.argv[1:])}")
+    print(f"speech: {len(speech) / 16000:.0f} s from {len(paths) or 1} file(s), 6 kbps")
+    print(f"{'job':>44} {'seconds':>8} {'peak RSS MiB':>13}")
+    for name, (secs, mib) in [
+        (
+            f"encode {short['files']} files of {short['seconds_each']:g} s",
+            short["encode"],
+        ),
+        (
+            f"decode {short['files']} files ({short['decoded_files']} written)",
+            short["decode"],
+        ),
+        (f"encode one {long['seconds'] / 60:g}-minute file", long["encode"]),
+        (f"decode it ({long['decoded_seconds'] / 60:.1f} min written)", long["decode"]),
+    ]:
+        print(f"{name:>44} {secs:>8.1f} {mib:>13.0f}")
+    print(
+        f"API compress+decompress of the {short['files']} files, resident MiB "
+        f"after each tenth: {' '.join(f'{m:.0f}' for m in trace)} "
+        f"(growth after the first tenth: {trace[-1] - trace[0]:+.1f} MiB)"
+    )
+    return 0
+
+
 def bench_training(args):
     """``rnncodec bench --training YAML``: training throughput."""
     from speechbrain_rnncodec.benchmark import measure_training
@@ -141,7 +189,17 @@ def cmd_eval(args):
     if args.asr != "none":
         asr = WhisperASR(args.asr, cpu_threads=args.asr_threads)
     examples = {u.id for u in utts[: args.examples]}
-    results, audio = evaluate(codecs, utts, asr, examples, progress=not args.quiet)
+    noise = None
+    if args.noisy:
+        from speechbrain_rnncodec.audio import read_audio
+        from speechbrain_rnncodec.noise import NoisyCopies
+
+        low, high = (float(v) for v in args.noisy.split(","))
+        pool = {u.id: read_audio(u.path) for u in utts}
+        noise = NoisyCopies(pool, low, high, seed=args.noise_seed)
+    results, audio = evaluate(
+        codecs, utts, asr, examples, progress=not args.quiet, noise=noise
+    )
     meta = {
         "command": "rnncodec " + " ".join(sys.argv[1:]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -149,6 +207,12 @@ def cmd_eval(args):
         f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}",
         "data": f"{args.data} ({len(utts)} utterances)",
     }
+    if args.noisy:
+        meta["noise"] = (
+            f"babble of 3 other speakers of the set, white or pink noise at "
+            f"{args.noisy.replace(',', '-')} dB SNR (seed {args.noise_seed}); "
+            "scores against the clean speech"
+        )
     table = write_results(results, args.output, meta)
     from speechbrain_rnncodec.report import write_report
 
@@ -188,6 +252,71 @@ def cmd_tokens(args):
     return 0
 
 
+def cmd_generate(args):
+    """``rnncodec generate``: speech sampled from the codec's prior."""
+    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.demo import write_atomic
+    from speechbrain_rnncodec.generate import generate
+    from speechbrain_rnncodec.report import wav_bytes
+
+    codec = load_codec(args)
+    prompt = None
+    if args.prompt:
+        duration = args.prompt_seconds
+        prompt = read_audio(args.prompt, codec.sample_rate, duration=duration)
+    samples = []
+    for i in range(args.count):
+        seed = args.seed + i
+        wav = generate(
+            codec, args.seconds, args.bitrate, prompt, seed, args.temperature
+        )
+        path = args.output if args.count == 1 else _numbered(args.output, i)
+        write_atomic(path, wav_bytes(wav, codec.sample_rate))
+        line = f"{path}: {len(wav) / codec.sample_rate:.2f} s (seed {seed})"
+        if args.page:
+            from speechbrain_rnncodec.metrics import dnsmos_scores
+
+            scores = dnsmos_scores(wav[None], torch.ones(1), codec.sample_rate)
+            mos = {k: float(v[0]) for k, v in scores.items()}
+            line += ", DNSMOS " + " ".join(f"{k} {v:.2f}" for k, v in mos.items())
+            samples.append((f"seed {seed}", wav, line.partition(", ")[2], mos))
+        print(line)
+    if args.page:
+        _generation_page(args, codec, samples)
+    return 0
+
+
+def _generation_page(args, codec, samples):
+    """``rnncodec generate --page``: median DNSMOS and a listening page."""
+    import pathlib
+    import statistics
+
+    from speechbrain_rnncodec.report import write_listening_page
+
+    medians = {k: statistics.median(s[3][k] for s in samples) for k in samples[0][3]}
+    summary = " ".join(f"{k} {v:.2f}" for k, v in medians.items())
+    print(f"median DNSMOS over {len(samples)} samples: {summary}")
+    meta = {
+        "command": "rnncodec " + " ".join(sys.argv[1:]),
+        "model": args.model or "shipped default",
+        "bitrate": f"{args.bitrate or min(codec.bitrates):g} kbps",
+        "prompt": args.prompt or "none (unconditioned)",
+        "median DNSMOS": summary,
+    }
+    page = pathlib.Path(args.output).with_suffix(".html")
+    players = [(label, wav, caption) for label, wav, caption, _ in samples]
+    write_listening_page(page, "Generated speech", meta, players, codec.sample_rate)
+    print(f"listening page: {page}")
+
+
+def _numbered(path, index):
+    """``out.wav`` -> ``out_003.wav``."""
+    import pathlib
+
+    path = pathlib.Path(path)
+    return path.with_name(f"{path.stem}_{index:03d}{path.suffix}")
+
+
 def build_parser():
     """The argument parser of ``rnncodec`` and its sub-commands."""
     parser = argparse.ArgumentParser(
@@ -212,7 +341,9 @@ def build_parser():
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--threads", type=int, default=1)
     bench.add_argument("--training", help="recipe yaml: measure training instead")
-    bench.add_argument("--data", help="with --training: LibriSpeech-layout folder")
+    bench.add_argument(
+        "--data", help="with --training or --load: LibriSpeech-layout folder"
+    )
     bench.add_argument("--steps", type=int, default=10, help="with --training")
     bench.add_argument(
         "--compression",
@@ -227,6 +358,15 @@ def build_parser():
     bench.add_argument(
         "--max-utterances", type=int, help="with --compression: use N files"
     )
+    bench.add_argument(
+        "--load",
+        metavar="WORKDIR",
+        help="load test: many short files and one long file through the "
+        "command and the API, peak memory (speech from --data or --input)",
+    )
+    bench.add_argument("--short-files", type=int, default=10000, help="with --load")
+    bench.add_argument("--short-seconds", type=float, default=1.0, help="with --load")
+    bench.add_argument("--long-minutes", type=float, default=120.0, help="with --load")
     bench.set_defaults(handler=cmd_bench)
 
     ev = sub.add_parser("eval", help="codecs side by side: quality, kbps, speed")
@@ -252,6 +392,13 @@ def build_parser():
     )
     ev.add_argument("--asr-threads", type=int, default=1, help="Whisper threads")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.add_argument(
+        "--noisy",
+        metavar="LOW,HIGH",
+        help="code noisy copies (babble, white, pink at LOW-HIGH dB SNR) and "
+        "score against the clean speech, e.g. 0,20",
+    )
+    ev.add_argument("--noise-seed", type=int, default=0, help="with --noisy")
     ev.set_defaults(handler=cmd_eval)
 
     export = sub.add_parser("export", help="training checkpoint -> hub folder")
@@ -281,6 +428,32 @@ def build_parser():
     tokens.add_argument("--workers", type=int, default=1, help="processes")
     tokens.add_argument("--quiet", action="store_true", help="no progress bar")
     tokens.set_defaults(handler=cmd_tokens)
+
+    gen = sub.add_parser(
+        "generate",
+        help="speech sampled from the codec's prior",
+        description="Sample codes from the model's prior (the learned token "
+        "prior of an RVQ model, or a VAE's latent prior) and decode them; with "
+        "--prompt, continue an utterance.",
+    )
+    gen.add_argument("output", help="WAV file to write (numbered if --count > 1)")
+    gen.add_argument("--model", help=model_help)
+    gen.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    gen.add_argument("--seconds", type=float, default=4.0, help="length to sample")
+    gen.add_argument("--bitrate", type=float, help="kbps (default: the lowest)")
+    gen.add_argument("--prompt", help="audio file to continue")
+    gen.add_argument(
+        "--prompt-seconds", type=float, default=3.0, help="prompt length used"
+    )
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--count", type=int, default=1, help="samples (seeds +1)")
+    gen.add_argument("--temperature", type=float, default=1.0)
+    gen.add_argument(
+        "--page",
+        action="store_true",
+        help="score each sample with DNSMOS and write OUTPUT.html to listen",
+    )
+    gen.set_defaults(handler=cmd_generate)
 
     # Compressed .rnc files: encode, decode, info, fit-entropy.
     from speechbrain_rnncodec.bitstream.commands import add_commands

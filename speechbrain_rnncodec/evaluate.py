@@ -24,6 +24,7 @@ from speechbrain_rnncodec.metrics import metric_stats
 
 QUALITY = ("pesq", "stoi", "mel_distance", "si_sdr", "speaker_similarity", "dnsmos")
 ORIGINAL = "original"
+NOISY = "noisy"
 
 
 @dataclass
@@ -90,7 +91,7 @@ class _Tally:
         return row
 
 
-def evaluate(codecs, utterances, asr=None, examples=(), progress=True):
+def evaluate(codecs, utterances, asr=None, examples=(), progress=True, noise=None):
     """Codes every utterance with every codec and scores the results.
 
     Arguments
@@ -105,6 +106,11 @@ def evaluate(codecs, utterances, asr=None, examples=(), progress=True):
         Utterance IDs whose decoded audio is kept for a listening report.
     progress : bool
         Show a progress bar.
+    noise : callable, optional
+        ``noise(utterance ID, waveform) -> (noisy waveform, description)``
+        (a :class:`~speechbrain_rnncodec.noise.NoisyCopies`): the codecs
+        then code the noisy speech and are scored against the clean one
+        (denoising), and a ``noisy`` row scores the noisy input itself.
 
     Returns
     -------
@@ -119,9 +125,11 @@ def evaluate(codecs, utterances, asr=None, examples=(), progress=True):
     """
     scored = QUALITY + (("wer",) if asr else ())
     tallies = {ORIGINAL: _Tally(("dnsmos",) + (("wer",) if asr else ()), asr)}
+    if noise is not None:
+        tallies[NOISY] = _Tally(scored, asr)
     tallies.update({c.name: _Tally(scored, asr) for c in codecs})
     per_utt, audio = {}, {}
-    bar = tqdm(total=len(utterances) * (len(codecs) + 1), disable=not progress)
+    bar = tqdm(total=len(utterances) * len(tallies), disable=not progress)
     one = torch.ones(1)
     for utt in utterances:
         wav = read_audio(utt.path)
@@ -132,6 +140,14 @@ def evaluate(codecs, utterances, asr=None, examples=(), progress=True):
         if utt.id in examples:
             audio[utt.id, ORIGINAL] = wav
         bar.update()
+        if noise is not None:
+            wav, description = noise(utt.id, wav)
+            tallies[NOISY].samples += len(wav)
+            _append(tallies[NOISY], utt, wav[None], ref, one, per_utt, NOISY)
+            per_utt[utt.id][NOISY]["noise"] = description
+            if utt.id in examples:
+                audio[utt.id, NOISY] = wav
+            bar.update()
         for codec in codecs:
             tally = tallies[codec.name]
             start = time.perf_counter()

@@ -99,6 +99,13 @@ def _rnn(module):
     return next(m for m in module.modules() if isinstance(m, torch.nn.RNNBase))
 
 
+def codebook_entries(module):
+    """Numbers in the EMA codebooks (buffers, not parameters) of ``module``."""
+    return sum(
+        b.numel() for n, b in module.named_buffers() if n.split(".")[-1] == "codebook"
+    )
+
+
 def _millions(count):
     return f"{count / 1e6:.2f} M"
 
@@ -129,10 +136,10 @@ def model_card(hparams, training_data=TRAINING_DATA, metrics_markdown=None):
     enc_rnn, dec_rnn = _rnn(enc), _rnn(dec)
     latency = algorithmic_latency_ms(enc, dec, rate)
     params = {n: sum(p.numel() for p in m.parameters()) for n, m in mods.items()}
-    codes = sum(stage.codebook.numel() for stage in vq.stages)
-    latent = vq.stages[0].codebook.shape[-1]
+    codes = codebook_entries(vq)
+    latent = enc.output_proj.out_features
     rates = ", ".join(
-        f"{b:g} kbps = {vq.num_quantizers_for(b)} codebooks"
+        f"{b:g} kbps = {vq.num_quantizers_for(b)} codes per frame"
         for b in hparams["bitrates"]
     )
     metrics = (metrics_markdown or "").strip() or (
@@ -163,9 +170,7 @@ def model_card(hparams, training_data=TRAINING_DATA, metrics_markdown=None):
         f"{enc.stft.hop_length}-sample hop), {enc.frames_per_step} frames "
         f"stacked, {enc_rnn.num_layers}-layer {type(enc_rnn).__name__} "
         f"{enc_rnn.hidden_size} with a skip path, {latent}-d latent.",
-        f"- Quantizer: residual VQ, {vq.num_quantizers} codebooks x "
-        f"{vq.codebook_size} codes ({vq.bits_per_code:g} bits each), "
-        f"trained with quantizer dropout; {rates}.",
+        f"- Quantizer: {vq.summary()}; {rates}.",
         f"- Decoder: {dec_rnn.num_layers}-layer {type(dec_rnn).__name__} "
         f"{dec_rnn.hidden_size}, inverse-STFT head ({dec.istft.n_fft}-point, "
         f"{dec.istft.hop_length}-sample hop).",
@@ -174,7 +179,7 @@ def model_card(hparams, training_data=TRAINING_DATA, metrics_markdown=None):
         f"{latency:g} ms; encoder and decoder stream chunk by chunk.",
         f"- Parameters: {_millions(sum(params.values()))} trainable ("
         + ", ".join(f"{n} {_millions(c)}" for n, c in params.items() if c)
-        + f") plus {_millions(codes)} codebook entries.",
+        + (f") plus {_millions(codes)} codebook entries." if codes else ")."),
         "",
         "## Training data",
         "",

@@ -364,9 +364,13 @@ class RNNCodec(Pretrained):
         return self.decode(tokens, lengths)
 
     def get_pretrained_embeddings(self, vocab_size=None, num_codebooks=None):
-        """DASB: codebooks stacked as [K * C, D]."""
-        stages = self.mods.quantizer.stages[:num_codebooks]
-        return torch.cat([stage.codebook for stage in stages], dim=0)
+        """DASB: the value of every code of every codebook, [K * C, D]."""
+        quantizer = self.mods.quantizer
+        count = num_codebooks or quantizer.num_quantizers
+        size = quantizer.codebook_size
+        codes = torch.arange(size, device=self.device)[None, :, None]
+        values = quantizer.code_values(codes.expand(1, size, count))[0]
+        return values.transpose(0, 1).reshape(count * size, -1)
 
     def forward(self, wavs, wav_lens=None, bitrate=None):
         """Encodes and decodes ``wavs`` [B, T]; returns waveforms [B, T]."""

@@ -349,6 +349,52 @@ def _players_html(results, audio, utterance_id, sample_rate):
     )
 
 
+def write_listening_page(path, title, meta, samples, sample_rate=SAMPLE_RATE):
+    """A self-contained HTML page of audio players (generated samples).
+
+    Arguments
+    ---------
+    path : str or pathlib.Path
+        The ``.html`` file to write.
+    title : str
+        Page title.
+    meta : dict
+        Command, model, ... shown at the top.
+    samples : list of tuple
+        ``(label, waveform, caption)`` per player.
+    sample_rate : int
+        Of the waveforms.
+
+    Returns
+    -------
+    pathlib.Path
+        The page (audio as base64 ``data:`` URIs; it loads nothing else).
+    """
+    e = html.escape
+    figures = [
+        f"<figure><figcaption>{e(label)}</figcaption>"
+        f'<audio controls preload="metadata" '
+        f'src="{_data_uri("audio/wav", wav_bytes(wav, sample_rate))}"></audio>'
+        f'<div class="said">{e(caption)}</div></figure>'
+        for label, wav, caption in samples
+    ]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        f"<title>{e(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        '<dl class="meta">',
+        *(f"<dt>{e(str(k))}</dt><dd>{e(str(v))}</dd>" for k, v in meta.items()),
+        "</dl>",
+        f'<div class="players">{"".join(figures)}</div>',
+        "</body></html>\n",
+    ]
+    path = pathlib.Path(path)
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
 _STYLE = """
 body { font-family: sans-serif; margin: 1.5em auto; max-width: 1200px;
   padding: 0 1em; color: #222; }

@@ -70,3 +70,30 @@ def test_eval_command_end_to_end(tmp_path):
     assert "| opus@6 |" in proc.stdout
     for name in ("results.md", "report.html"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_noisy_evaluation_scores_against_clean_speech(tmp_path):
+    """--noisy: codecs code reproducible noisy copies; a noisy row scores
+    the noisy input itself against the clean speech."""
+    from speechbrain_rnncodec import cli
+
+    args = [
+        "eval",
+        f"--data={TEST_SPLIT}",
+        "--codecs=opus@12",
+        "--asr=none",
+        f"--output={tmp_path}",
+        "--examples=0",
+        "--quiet",
+        "--noisy=0,5",
+    ]
+    assert cli.main(args) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = results["rows"]
+    assert list(rows) == ["original", "noisy", "opus@12"]
+    # Opus at 12 kbps alone scores above 3.5 on clean speech.
+    assert rows["noisy"]["pesq"] < 2.5 and rows["opus@12"]["pesq"] < 2.5
+    assert "dB SNR" in results["meta"]["noise"]
+    utt = results["utterances"]["1970-28415-0023"]
+    assert utt["noisy"]["noise"].endswith(" dB")
+    assert 0.0 <= float(utt["noisy"]["noise"].split()[1]) <= 5.0

@@ -89,7 +89,7 @@ def test_model_card_content():
         "2-layer LSTM 256",  # encoder
         "2-layer LSTM 384",  # decoder
         "12 codebooks x 1024 codes",
-        "1.5 kbps = 3 codebooks, 3 kbps = 6 codebooks, 6 kbps = 12 codebooks",
+        "1.5 kbps = 3 codes per frame, 3 kbps = 6 codes per frame, 6 kbps = 12",
         "50 token frames per second",
         "algorithmic latency 35 ms",
         "4.74 M trainable",
@@ -194,8 +194,7 @@ def test_checkpoints_are_loaded_weights_only(hub, tmp_path, monkeypatch):
     assert marker.exists()
 
 
-HF_SCRIPT = textwrap.dedent(
-    """
+HF_SCRIPT = textwrap.dedent("""
     import pathlib, sys
     import torch
     from speechbrain_rnncodec.audio import read_audio
@@ -221,8 +220,7 @@ HF_SCRIPT = textwrap.dedent(
         else:
             raise AssertionError(f"{repo} loaded")
     print("HF-OK")
-    """
-)
+    """)
 
 
 def fill_hf_cache(hub_cache, repo, files):
@@ -264,3 +262,32 @@ def test_huggingface_repo_id_offline(tmp_path, monkeypatch):
         timeout=300,
     )
     assert proc.returncode == 0 and "HF-OK" in proc.stdout, proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("name", ["rnn_ae_16k", "rnn_vqvae_16k", "rnn_vae_16k"])
+def test_every_bottleneck_exports_and_codes_files(tmp_path, name):
+    """The bottlenecks of issue 8 load from a hub folder like the default
+    model and make .rnc files that decode to what their tokens decode to;
+    the VAE's files are coded with its own Gaussian prior."""
+    from speechbrain_rnncodec.export import export_checkpoint
+
+    with open(ROOT / "hparams" / f"{name}.yaml") as fin:
+        hparams = load_hyperpyyaml(fin)
+    torch.manual_seed(0)
+    ckpt = tmp_path / "CKPT+random"
+    ckpt.mkdir()
+    for module_name, module in hparams["modules"].items():
+        if module_name == "quantizer":
+            module.train()(torch.randn(4, 30, 128))  # initialises a codebook
+        torch.save(module.state_dict(), ckpt / f"{module_name}.ckpt")
+    hub = export_checkpoint(ckpt, ROOT / "hparams" / f"{name}.yaml", tmp_path / name)
+    codec = RNNCodec.from_hparams(source=str(hub))
+    assert codec.mods.quantizer.summary() in (hub / "README.md").read_text()
+    wav = read_audio(SAMPLE)[:16000]
+    for kbps in codec.bitrates:
+        data = codec.compress(wav, bitrate=kbps)
+        tokens, _ = codec.encode(wav[None], bitrate=kbps)
+        expected = codec.decode(tokens)[0, : len(wav)]
+        assert (codec.decompress(data) - expected).abs().max() < 1e-4
+    entropy_id = codec.entropy_model.model_id
+    assert entropy_id.startswith("gauss1-" if name == "rnn_vae_16k" else "uniform")

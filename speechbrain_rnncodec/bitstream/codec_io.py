@@ -126,7 +126,8 @@ def load_entropy_model(codec, source=None):
         learned prior) or of a ``token_frequencies.json``, or
         ``"uniform"``. Default: the hub folder's ``token_prior.npz``, else
         its ``token_frequencies.json`` (each ignored with a warning if made
-        for another model), else uniform.
+        for another model), else the bottleneck's own model (the VAE's
+        prior), else uniform.
 
     Returns
     -------
@@ -145,7 +146,7 @@ def load_entropy_model(codec, source=None):
             found = [folder / n for n in (PRIOR_FILE, FREQUENCY_FILE)] if folder else []
             found = [p for p in found if p.is_file()]
             if not found:
-                return UniformModel(size)
+                return _built_in_model(codec)
             path = found[0]
         if path.suffix == ".npz":
             model = LearnedPriorModel.load(path)
@@ -165,6 +166,14 @@ def load_entropy_model(codec, source=None):
             f"the codec {size}"
         )
     return model
+
+
+def _built_in_model(codec):
+    """The bottleneck's own entropy model (the VAE's), else uniform."""
+    quantizer = codec.mods.quantizer
+    if hasattr(quantizer, "entropy_model"):
+        return quantizer.entropy_model()
+    return UniformModel(quantizer.codebook_size)
 
 
 def codec_entropy_model(codec):

@@ -6,8 +6,9 @@ Authors
 """
 
 import speechbrain as sb
-import torch
 from speechbrain.decoders import ctc_greedy_decode
+
+from speechbrain_rnncodec.distributed import check_replicas_in_sync
 
 
 class CTCBrain(sb.Brain):
@@ -79,6 +80,7 @@ class CTCBrain(sb.Brain):
                 stats["WER" + suffix] = self.wer[name].summarize("error_rate")
                 stats["CER" + suffix] = self.cer[name].summarize("error_rate")
         if stage == sb.Stage.VALID:
+            check_replicas_in_sync(self.modules)
             old_lr, new_lr = self.hparams.lr_annealing(stats["WER"])
             sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
             self.hparams.train_logger.log_stats(

@@ -4,24 +4,30 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import logging
 import random
+import zlib
 
 import speechbrain as sb
 import torch
 from speechbrain.dataio.dataio import length_to_mask
 
-from speechbrain_rnncodec.lobes.streaming import decode_latents, encode_latents
+from speechbrain_rnncodec.distributed import check_replicas_in_sync
+from speechbrain_rnncodec.lobes.streaming import decode_latents, encode_latents, unwrap
 from speechbrain_rnncodec.metrics import quality_stats
+
+logger = logging.getLogger(__name__)
 
 
 class CodecBrain(sb.Brain):
     """Trains encoder, bottleneck and decoder on reconstruction losses.
 
-    Expected ``modules``: ``encoder``, ``quantizer`` (an RVQ or an identity
-    bottleneck) and ``decoder``. Expected ``hparams``: ``spectral_loss``,
-    ``loss_weights`` (``mel``, ``log_mag``, ``convergence``, ``complex``,
-    ``waveform``, ``commitment``), ``valid_bitrates`` (kbps; empty for a
-    continuous bottleneck) and ``adversarial``. When ``adversarial`` is
+    Expected ``modules``: ``encoder``, ``quantizer`` (the RVQ or a
+    bottleneck of :mod:`speechbrain_rnncodec.lobes.bottlenecks`) and
+    ``decoder``. Expected ``hparams``: ``spectral_loss``, ``loss_weights``
+    (``mel``, ``log_mag``, ``convergence``, ``complex``, ``waveform``,
+    ``bottleneck``: the quantizer's own term, commitment or rate),
+    ``valid_bitrates`` (kbps) and ``adversarial``. When ``adversarial`` is
     True, ``hparams`` also needs ``discriminator`` (SpeechBrain's HiFi-GAN
     discriminators), ``discriminator_opt_class``, ``generator_loss`` (a
     HiFi-GAN ``GeneratorLoss`` holding the adversarial and feature-matching
@@ -31,13 +37,23 @@ class CodecBrain(sb.Brain):
     quantizer]``) are kept in eval mode without gradients: training only
     the decoder keeps the tokens of the initial model, so its entropy
     model and token-based downstream models stay valid; quantizer dropout
-    then draws the bitrate per batch.
+    then draws the bitrate per batch. With ``noise`` (a
+    :class:`~speechbrain_rnncodec.noise.NoiseMixer`), the codec codes a
+    noisy copy of each batch and is scored against the clean speech: a
+    denoising codec (validation noise is seeded by the batch's IDs).
     """
 
     def __init__(self, modules=None, *args, hparams=None, **kwargs):
         if hparams and hparams.get("adversarial"):
             modules = dict(modules, discriminator=hparams["discriminator"])
+        for name in (hparams or {}).get("frozen_modules") or []:
+            modules[name].requires_grad_(False)  # before the DDP wrapping
         super().__init__(modules, *args, hparams=hparams, **kwargs)
+
+    @property
+    def quantizer(self):
+        """The bottleneck module (unwrapped from DDP)."""
+        return unwrap(self.modules.quantizer)
 
     # ------------------------------------------------------------------ model
     def reconstruct(self, wavs, lens, num_quantizers=None):
@@ -57,7 +73,7 @@ class CodecBrain(sb.Brain):
         decoded : torch.Tensor
             Waveforms [B, T], zero beyond each length.
         bottleneck : QuantizerOutput
-            Codes, commitment loss and codebook statistics.
+            Codes, the bottleneck's loss and its statistics.
         """
         latents = encode_latents(self.modules.encoder, wavs)
         mask = length_to_mask(
@@ -82,26 +98,29 @@ class CodecBrain(sb.Brain):
         Returns
         -------
         dict
-            Bitrate label (``"train"`` in training, ``"<kbps>kbps"`` or
-            ``"continuous"`` in eval) -> (decoded, bottleneck output).
+            Bitrate label (``"train"`` in training, ``"<kbps>kbps"`` in
+            eval) -> (decoded, bottleneck output).
         """
         batch = batch.to(self.device)
         wavs, lens = batch.sig
+        noise = getattr(self.hparams, "noise", None)
+        if noise is not None:  # denoising: noisy input, clean target
+            generator = None
+            if stage != sb.Stage.TRAIN:  # the same noise at every validation
+                seed = zlib.crc32(",".join(batch.id).encode())
+                generator = torch.Generator().manual_seed(seed)
+            wavs = noise(wavs, lens, generator)
         if stage == sb.Stage.TRAIN:
             num_quantizers = None
             frozen = getattr(self.hparams, "frozen_modules", None) or []
             for name in frozen:  # Brain.fit sets every module to train mode
-                self.modules[name].eval().requires_grad_(False)
-            if "quantizer" in frozen and self.hparams.valid_bitrates:
-                num_quantizers = random.choice(
-                    self.modules.quantizer.train_num_quantizers
-                )
+                self.modules[name].eval()
+            if "quantizer" in frozen:
+                num_quantizers = random.choice(self.quantizer.train_num_quantizers)
             return {"train": self.reconstruct(wavs, lens, num_quantizers)}
-        if not self.hparams.valid_bitrates:
-            return {"continuous": self.reconstruct(wavs, lens)}
         return {
             f"{kbps:g}kbps": self.reconstruct(
-                wavs, lens, self.modules.quantizer.num_quantizers_for(kbps)
+                wavs, lens, self.quantizer.num_quantizers_for(kbps)
             )
             for kbps in self.hparams.valid_bitrates
         }
@@ -125,7 +144,7 @@ class CodecBrain(sb.Brain):
         """
         terms = self.hparams.spectral_loss(decoded, wavs)
         terms["waveform"] = (decoded - wavs).abs().mean()
-        terms["commitment"] = bottleneck.commitment_loss
+        terms["bottleneck"] = bottleneck.loss
         weights = self.hparams.loss_weights
         terms["loss"] = sum(weights[k] * terms[k] for k in list(terms))
         return terms
@@ -208,7 +227,7 @@ class CodecBrain(sb.Brain):
         wavs = wavs.to(self.device)
         disc = self.modules.discriminator
         with self.training_ctx:
-            (decoded, bottleneck) = self.compute_forward(batch, sb.Stage.TRAIN)["train"]
+            decoded, bottleneck = self.compute_forward(batch, sb.Stage.TRAIN)["train"]
             scores_fake, _ = disc(decoded.detach().unsqueeze(1))
             scores_real, _ = disc(wavs.unsqueeze(1))
             loss_d = self.hparams.discriminator_loss(scores_fake, scores_real)["D_loss"]
@@ -267,7 +286,7 @@ class CodecBrain(sb.Brain):
         """
         self.running = {}
         labels = [f"{kbps:g}kbps" for kbps in self.hparams.valid_bitrates]
-        self.metrics = {label: quality_stats() for label in labels or ["continuous"]}
+        self.metrics = {label: quality_stats() for label in labels}
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs losses, codebook usage and quality; checkpoints after valid.
@@ -291,6 +310,9 @@ class CodecBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
         elif stage == sb.Stage.VALID:
+            replicas = check_replicas_in_sync(self.modules)
+            if replicas > 1:
+                logger.info("weights identical on %d processes", replicas)
             old_lr, new_lr = self.hparams.lr_annealing(stage_loss)
             sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
             self.hparams.train_logger.log_stats(

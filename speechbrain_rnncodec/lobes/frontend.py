@@ -158,10 +158,7 @@ class CodecFrontEnd(torch.nn.Module):
             tokens = self.quantizer(latents, self.num_codebooks).codes
         if self.output == "tokens":
             return tokens
-        stages = self.quantizer.stages[: self.num_codebooks]
-        embeddings = torch.stack(
-            [stage.decode(tokens[..., k]) for k, stage in enumerate(stages)], dim=2
-        )
+        embeddings = self.quantizer.code_values(tokens)
         return pool_codebooks(embeddings, self.pooling, self.attention)
 
 

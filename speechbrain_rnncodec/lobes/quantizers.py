@@ -15,21 +15,8 @@ Authors
 import math
 
 import torch
-import torch.distributed as dist
 
-
-def _all_reduce(tensor):
-    """Sums ``tensor`` over processes when running distributed."""
-    if dist.is_available() and dist.is_initialized():
-        dist.all_reduce(tensor)
-    return tensor
-
-
-def _broadcast(tensor):
-    """Copies rank 0's ``tensor`` to every process when distributed."""
-    if dist.is_available() and dist.is_initialized():
-        dist.broadcast(tensor, src=0)
-    return tensor
+from speechbrain_rnncodec.distributed import all_reduce, broadcast
 
 
 def kmeans(vectors, num_clusters, iters=10):
@@ -158,7 +145,7 @@ class EMAVectorQuantizer(torch.nn.Module):
         x : torch.Tensor
             Vectors of the first training batch.
         """
-        centroids = _broadcast(kmeans(x, self.codebook_size, self.kmeans_iters))
+        centroids = broadcast(kmeans(x, self.codebook_size, self.kmeans_iters))
         self.codebook.copy_(centroids)
         self.cluster_size.fill_(1.0)
         self.initialized.fill_(True)
@@ -180,8 +167,8 @@ class EMAVectorQuantizer(torch.nn.Module):
             Number of dead codes restarted.
         """
         onehot = torch.nn.functional.one_hot(codes, self.codebook_size).type(x.dtype)
-        counts = _all_reduce(onehot.sum(0))
-        sums = _all_reduce(onehot.t() @ x)
+        counts = all_reduce(onehot.sum(0))
+        sums = all_reduce(onehot.t() @ x)
         embed_sum = self.codebook * self._smoothed_counts()[:, None]
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
@@ -192,14 +179,97 @@ class EMAVectorQuantizer(torch.nn.Module):
         n_dead = int(dead.sum())
         if n_dead:
             picks = torch.randint(0, x.shape[0], (n_dead,), device=x.device)
-            fresh = _broadcast(x[picks].clone())
+            fresh = broadcast(x[picks].clone())
             self.codebook[dead] = fresh
             self.cluster_size[dead] = 1.0
             self.unused_steps[dead] = 0
         return n_dead
 
 
-class ResidualVectorQuantizer(torch.nn.Module):
+class NestedRates:
+    """Bitrate arithmetic of bottlenecks whose rate is a number of code
+    columns per frame (RVQ stages, scalar channels, latent groups).
+
+    Subclasses set ``num_quantizers`` (columns at the highest rate),
+    ``codebook_size``, ``frame_rate`` and ``train_num_quantizers`` (the
+    column counts trained by dropout: the bitrates served). A frame of K
+    columns costs K x log2(codebook_size) bits.
+    """
+
+    @property
+    def bits_per_code(self):
+        """Bits of one code index."""
+        return math.log2(self.codebook_size)
+
+    def bitrate(self, num_quantizers):
+        """Nominal rate in kbps when ``num_quantizers`` columns are used."""
+        return num_quantizers * self.frame_rate * self.bits_per_code / 1000
+
+    def check_counts(self, train_num_quantizers):
+        """The validated list of trained column counts (default: all)."""
+        counts = list(train_num_quantizers or [self.num_quantizers])
+        if min(counts) < 1 or max(counts) > self.num_quantizers:
+            raise ValueError(
+                f"train_num_quantizers must lie in 1..{self.num_quantizers}"
+            )
+        return counts
+
+    def num_quantizers_for(self, kbps):
+        """Columns that serve ``kbps`` (one of the trained bitrates).
+
+        Arguments
+        ---------
+        kbps : float
+            Bitrate in kilobits per second.
+
+        Returns
+        -------
+        int
+            Number of columns.
+        """
+        trained = sorted(set(self.train_num_quantizers))
+        for count in trained:
+            if math.isclose(self.bitrate(count), kbps, rel_tol=1e-6):
+                return count
+        served = ", ".join(f"{self.bitrate(n):g}" for n in trained)
+        raise ValueError(
+            f"{kbps} kbps is not served by this model; choose one of {served}"
+        )
+
+    def stage_counts(self, batch, num_quantizers, device):
+        """Columns used per utterance and their maximum.
+
+        In training each utterance draws a count from
+        ``train_num_quantizers`` (quantizer dropout); in eval every
+        utterance uses ``num_quantizers`` (default all).
+
+        Arguments
+        ---------
+        batch : int
+            Utterances in the batch.
+        num_quantizers : int or None
+            The count asked for at inference.
+        device : torch.device
+            Device of the returned tensor.
+
+        Returns
+        -------
+        per_utt : torch.Tensor
+            Counts [B].
+        most : int
+            Their maximum (columns to compute).
+        """
+        if self.training:
+            choices = torch.tensor(self.train_num_quantizers, device=device)
+            per_utt = choices[torch.randint(0, len(choices), (batch,), device=device)]
+            return per_utt, max(self.train_num_quantizers)
+        count = num_quantizers or self.num_quantizers
+        if not 1 <= count <= self.num_quantizers:
+            raise ValueError(f"num_quantizers must be in 1..{self.num_quantizers}")
+        return torch.full((batch,), count, device=device), count
+
+
+class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
     """Residual VQ with EMA codebooks and quantizer dropout.
 
     Arguments
@@ -248,47 +318,11 @@ class ResidualVectorQuantizer(torch.nn.Module):
         self.num_quantizers = num_quantizers
         self.codebook_size = codebook_size
         self.frame_rate = frame_rate
-        self.train_num_quantizers = list(train_num_quantizers or [num_quantizers])
-        if max(self.train_num_quantizers) > num_quantizers:
-            raise ValueError("train_num_quantizers exceeds num_quantizers")
+        self.train_num_quantizers = self.check_counts(train_num_quantizers)
         self.stages = torch.nn.ModuleList(
             EMAVectorQuantizer(dim, codebook_size, decay, kmeans_iters, dead_code_steps)
             for _ in range(num_quantizers)
         )
-
-    @property
-    def bits_per_code(self):
-        """Bits of one code index."""
-        return math.log2(self.codebook_size)
-
-    def bitrate(self, num_quantizers):
-        """Raw code rate in kbps when ``num_quantizers`` stages are used."""
-        return num_quantizers * self.frame_rate * self.bits_per_code / 1000
-
-    def num_quantizers_for(self, kbps):
-        """Stages needed for ``kbps``: bitrate / (frame rate x log2(size)).
-
-        Arguments
-        ---------
-        kbps : float
-            Bitrate in kilobits per second.
-
-        Returns
-        -------
-        int
-            Number of stages.
-        """
-        exact = kbps * 1000 / (self.frame_rate * self.bits_per_code)
-        n_q = round(exact)
-        # Only the stage counts trained by quantizer dropout serve a bitrate.
-        if abs(exact - n_q) > 1e-6 or n_q not in self.train_num_quantizers:
-            trained = sorted(set(self.train_num_quantizers))
-            served = [self.bitrate(n) for n in trained]
-            raise ValueError(
-                f"{kbps} kbps is not served by this model; choose one of "
-                + ", ".join(f"{b:g}" for b in served)
-            )
-        return n_q
 
     def forward(self, x, num_quantizers=None, mask=None):
         """Quantizes ``x`` [B, T, D].
@@ -312,7 +346,7 @@ class ResidualVectorQuantizer(torch.nn.Module):
         -------
         QuantizerOutput
             ``quantized`` [B, T, D] (straight-through gradient), ``codes``
-            [B, T, K] int64, ``commitment_loss`` (scalar) and ``stats``
+            [B, T, K] int64, ``loss`` (the commitment loss) and ``stats``
             (perplexity and restarted dead codes per stage, in training).
         """
         # Nearest-code search and EMA statistics need float32 precision,
@@ -325,15 +359,7 @@ class ResidualVectorQuantizer(torch.nn.Module):
         batch, steps, _ = x.shape
         if mask is None:
             mask = torch.ones(batch, steps, dtype=torch.bool, device=x.device)
-        if self.training:
-            choices = torch.tensor(self.train_num_quantizers, device=x.device)
-            per_utt = choices[torch.randint(0, len(choices), (batch,), device=x.device)]
-            n_stages = max(self.train_num_quantizers)
-        else:
-            n_stages = num_quantizers or self.num_quantizers
-            if not 1 <= n_stages <= self.num_quantizers:
-                raise ValueError(f"num_quantizers must be in 1..{self.num_quantizers}")
-            per_utt = torch.full((batch,), n_stages, device=x.device)
+        per_utt, n_stages = self.stage_counts(batch, num_quantizers, x.device)
 
         residual = x.detach()
         quantized = torch.zeros_like(residual)
@@ -385,9 +411,20 @@ class ResidualVectorQuantizer(torch.nn.Module):
             )
         if codes.numel() and (codes.min() < 0 or codes.max() >= self.codebook_size):
             raise ValueError(f"codes must lie in [0, {self.codebook_size})")
-        return sum(
-            stage.decode(codes[..., k])
-            for k, stage in enumerate(self.stages[: codes.shape[-1]])
+        return self.code_values(codes).sum(dim=2)
+
+    def code_values(self, codes):
+        """The code vector of each code, [B, T, K, D], of codes [B, T, K]."""
+        stages = self.stages[: codes.shape[-1]]
+        return torch.stack(
+            [stage.decode(codes[..., k]) for k, stage in enumerate(stages)], dim=2
+        )
+
+    def summary(self):
+        """One line for model cards."""
+        return (
+            f"residual VQ, {self.num_quantizers} codebooks x {self.codebook_size} "
+            f"codes ({self.bits_per_code:g} bits each), quantizer dropout"
         )
 
 
@@ -407,15 +444,16 @@ class QuantizerOutput:
     quantized : torch.Tensor
         Latents after the bottleneck [B, T, D].
     codes : torch.Tensor or None
-        Integer codes [B, T, K] (None for continuous bottlenecks).
-    commitment_loss : torch.Tensor
-        Scalar loss term of the bottleneck.
+        Integer codes [B, T, K].
+    loss : torch.Tensor
+        Scalar loss term of the bottleneck (commitment for VQ, the
+        rate-weighted KL for the VAE).
     stats : dict
         Scalars to log (perplexity, dead codes).
     """
 
-    def __init__(self, quantized, codes, commitment_loss, stats):
+    def __init__(self, quantized, codes, loss, stats):
         self.quantized = quantized
         self.codes = codes
-        self.commitment_loss = commitment_loss
+        self.loss = loss
         self.stats = stats

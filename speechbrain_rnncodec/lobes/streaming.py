@@ -137,13 +137,19 @@ class StreamingDecoder:
         return wav
 
 
+def unwrap(module):
+    """The module inside a ``DistributedDataParallel`` wrapper (or itself):
+    its attributes and methods other than ``forward``."""
+    return getattr(module, "module", module)
+
+
 def encode_latents(encoder, wav):
     """Latent frames [B, ceil(T / frame), D] of whole waveforms [B, T].
 
     Arguments
     ---------
     encoder : RNNEncoder
-        The encoder lobe.
+        The encoder lobe (or its DDP wrapper, called for the gradients).
     wav : torch.Tensor
         Waveforms [B, T]; the last frame is zero-padded.
 
@@ -152,7 +158,8 @@ def encode_latents(encoder, wav):
     torch.Tensor
         Latent frames.
     """
-    usable = wav.shape[1] // encoder.samples_per_frame * encoder.samples_per_frame
+    frame = unwrap(encoder).samples_per_frame
+    usable = wav.shape[1] // frame * frame
     # A clip shorter than one frame has no whole frame to encode first.
     parts, state = [], None
     if usable:
@@ -160,11 +167,11 @@ def encode_latents(encoder, wav):
         parts.append(latents)
     if usable < wav.shape[1]:
         left = wav[:, usable:]
-        pad = left.new_zeros(left.shape[0], encoder.samples_per_frame - left.shape[1])
+        pad = left.new_zeros(left.shape[0], frame - left.shape[1])
         last, _ = encoder(torch.cat([left, pad], dim=1), state)
         parts.append(last)
     if not parts:
-        return wav.new_zeros(wav.shape[0], 0, encoder.output_proj.out_features)
+        return wav.new_zeros(wav.shape[0], 0, unwrap(encoder).output_proj.out_features)
     return torch.cat(parts, dim=1)
 
 
@@ -184,7 +191,7 @@ def decode_latents(decoder, latents):
         Waveforms, ``samples_per_frame`` samples per latent frame.
     """
     wav, state = decoder(latents)
-    return torch.cat([wav, decoder.flush(state)], dim=1)
+    return torch.cat([wav, unwrap(decoder).flush(state)], dim=1)
 
 
 def algorithmic_latency_ms(encoder, decoder, sample_rate=16000):

@@ -13,19 +13,29 @@ RECIPE = ROOT / "recipes" / "LibriSpeech" / "codec"
 SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"
 
 
-def run_recipe(hparams, output_folder, *args):
-    """Runs train.py in a subprocess; returns its combined output."""
-    cmd = [
+def recipe_command(hparams, output_folder, *args):
+    """The train.py command line; ``args`` may override the small batches."""
+    given = {a.split("=")[0] for a in args}
+    small = [
+        a
+        for a in ("--batch_size=2", "--crops_per_utterance=1")
+        if a.split("=")[0] not in given
+    ]
+    return [
         sys.executable,
         "train.py",
         f"hparams/{hparams}",
         f"--data_folder={SAMPLES}",
         f"--output_folder={output_folder}",
-        "--batch_size=2",
-        "--crops_per_utterance=1",
         "--noprogressbar",
+        *small,
         *args,
     ]
+
+
+def run_recipe(hparams, output_folder, *args):
+    """Runs train.py in a subprocess; returns its combined output."""
+    cmd = recipe_command(hparams, output_folder, *args)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
         cmd, cwd=RECIPE, env=env, capture_output=True, text=True, timeout=600
@@ -34,19 +44,25 @@ def run_recipe(hparams, output_folder, *args):
     return proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("hparams", ["rnn_vq.yaml", "rnn_ae.yaml"])
+LOGGED = {
+    "rnn_vq.yaml": "train perplexity_1",
+    "rnn_ae.yaml": "train mel",
+    "rnn_vqvae.yaml": "train perplexity",
+    "rnn_vae.yaml": "train kbps_32",
+    "rnn_vq_denoise.yaml": "train perplexity_1",
+}
+
+
+@pytest.mark.parametrize("hparams", sorted(LOGGED))
 def test_debug_run(tmp_path, hparams):
     run_recipe(hparams, tmp_path, "--debug")
     log = (tmp_path / "train_log.txt").read_text()
     assert "epoch: 2" in log
     assert "set: dev-clean-5" in log and "set: test-clean-5" in log
-    if hparams == "rnn_vq.yaml":
-        for kbps in ("1.5", "3", "6"):
-            assert f"valid {kbps}kbps_pesq" in log
-            assert f"test {kbps}kbps_stoi" in log
-        assert "train perplexity_1" in log
-    else:
-        assert "valid continuous_pesq" in log
+    for kbps in ("1.5", "3", "6"):
+        assert f"valid {kbps}kbps_pesq" in log
+        assert f"test {kbps}kbps_stoi" in log
+    assert LOGGED[hparams] in log
     for name in ("train.csv", "dev-clean-5.csv", "test-clean-5.csv", "env.log"):
         assert (tmp_path / name).exists()
 
@@ -95,7 +111,78 @@ def test_decoder_only_training_keeps_the_tokens(tmp_path):
     for name in ("encoder", "quantizer", "decoder"):
         trained = torch.load(ckpt / f"{name}.ckpt", map_location="cpu")
         shipped = torch.load(f"{DEFAULT_MODEL}/{name}.ckpt", map_location="cpu")
-        same = all(
-            torch.equal(trained[k].float(), shipped[k].float()) for k in shipped
-        )
+        same = all(torch.equal(trained[k].float(), shipped[k].float()) for k in shipped)
         assert same == (name != "decoder"), name
+
+
+def test_kill_9_mid_epoch_resumes_at_the_same_step(tmp_path):
+    """kill -9 during training (a checkpoint after every step, so the kill
+    may also land in a save): the rerun loads the last whole checkpoint
+    and finishes the epoch with the same number of steps as a run that was
+    never killed, i.e. at the right data position."""
+    import re
+    import signal
+    import time
+
+    args = ["--number_of_epochs=1", "--crops_per_utterance=4", "--batch_size=1"]
+    run_recipe("rnn_vq.yaml", tmp_path / "whole", *args)
+    whole = (tmp_path / "whole" / "train_log.txt").read_text()
+    steps = int(re.search(r"epoch: 1, .*?steps: (\d+)", whole)[1])
+    assert steps == 12  # 3 training utterances x 4 crops
+
+    out = tmp_path / "killed"
+    every_step = ["--ckpt_interval_minutes=0", "--ckpt_interval_steps=1"]
+    cmd = recipe_command("rnn_vq.yaml", out, *every_step, *args)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    log = tmp_path / "killed.log"
+    with open(log, "w") as fout:
+        proc = subprocess.Popen(cmd, cwd=RECIPE, env=env, stdout=fout, stderr=fout)
+        deadline = time.time() + 300
+        while not list((out / "save").glob("CKPT+*")):  # the first steps
+            assert proc.poll() is None and time.time() < deadline, log.read_text()
+            time.sleep(0.05)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not (out / "train_log.txt").exists()  # killed inside epoch 1
+
+    resumed = run_recipe("rnn_vq.yaml", out, *args)
+    assert "Loading a checkpoint" in resumed
+    lines = (out / "train_log.txt").read_text().splitlines()
+    epoch_lines = [line for line in lines if line.startswith("epoch:")]
+    assert len(epoch_lines) == 1
+    assert f"steps: {steps} " in epoch_lines[0]
+
+
+def test_two_process_ddp_training_keeps_replicas_identical(tmp_path):
+    """torchrun with 2 CPU processes (gloo): the data is split between them,
+    every epoch checks that both hold the same weights (parameters and
+    buffers: the VAE's rate weights), and only rank 0 writes files."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        *recipe_command(
+            "rnn_vae.yaml",
+            tmp_path,
+            "--number_of_epochs=2",
+            "--crops_per_utterance=2",
+            "--distributed_backend=gloo",
+        )[1:],
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        cmd, cwd=RECIPE, env=env, capture_output=True, text=True, timeout=600
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert out.count("weights identical on 2 processes") >= 2  # each epoch
+    log = (tmp_path / "train_log.txt").read_text().splitlines()
+    epochs = [line for line in log if line.startswith("epoch:")]
+    # 3 utterances x 2 crops, 2 per batch, split over 2 processes: 2 steps.
+    assert [e.split(" - ")[0] for e in epochs] == [
+        "epoch: 1, lr: 1.00e-03, steps: 2",
+        "epoch: 2, lr: 1.00e-03, steps: 4",
+    ]
+    assert len(list((tmp_path / "save").glob("CKPT+*"))) == 2

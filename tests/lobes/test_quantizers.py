@@ -1,11 +1,10 @@
-"""Tests for the residual vector quantizer and the identity bottleneck."""
+"""Tests for the residual vector quantizer."""
 
 import re
 
 import pytest
 import torch
 
-from speechbrain_rnncodec.lobes.bottlenecks import IdentityBottleneck
 from speechbrain_rnncodec.lobes.quantizers import (
     EMAVectorQuantizer,
     ResidualVectorQuantizer,
@@ -88,7 +87,7 @@ def test_training_output_passes_gradient_straight_through():
     rvq = make_rvq().train()
     x = torch.randn(4, 6, 4, requires_grad=True)
     out = rvq(x)
-    (out.quantized.sum() + out.commitment_loss).backward()
+    (out.quantized.sum() + out.loss).backward()
     assert x.grad is not None and torch.all(x.grad != 0)
 
 
@@ -211,7 +210,7 @@ def test_padding_frames_do_not_change_codebooks():
     (buf_a, out_a), (buf_b, out_b) = results
     assert all(torch.equal(buf_a[k], buf_b[k]) for k in buf_a)
     assert torch.equal(out_a.codes[mask], out_b.codes[mask])
-    torch.testing.assert_close(out_a.commitment_loss, out_b.commitment_loss)
+    torch.testing.assert_close(out_a.loss, out_b.loss)
 
     # Unmasked, the same garbage frames do move the codebooks.
     rvq = make_rvq(train_num_quantizers=[2, 3]).train()
@@ -231,15 +230,3 @@ def test_bad_codes_raise():
             rvq.decode(bad)
     with pytest.raises(ValueError, match="codebooks"):
         rvq.decode(torch.zeros(1, 2, 4, dtype=torch.long))
-
-
-# --------------------------------------------------------- identity bottleneck
-def test_identity_bottleneck():
-    x = torch.randn(2, 5, 8)
-    out = IdentityBottleneck()(x, mask=torch.ones(2, 5, dtype=torch.bool))
-    assert torch.equal(out.quantized, x)
-    assert out.codes is None
-    assert float(out.commitment_loss) == 0.0
-    assert out.stats == {}
-    with pytest.raises(ValueError):
-        IdentityBottleneck()(x, num_quantizers=3)

@@ -163,3 +163,5 @@ if __name__ == "__main__":
             min_key="WER",
             test_loader_kwargs=hparams["valid_dataloader_opts"],
         )
+    if torch.distributed.is_initialized():  # a clean exit of every process
+        torch.distributed.destroy_process_group()

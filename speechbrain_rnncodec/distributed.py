@@ -1,0 +1,72 @@
+"""Multi-process (DDP) helpers: collectives that fall back to no-ops on one
+process, and a check that replicas hold the same weights.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import torch
+import torch.distributed as dist
+
+
+def _distributed():
+    return dist.is_available() and dist.is_initialized()
+
+
+def all_reduce(tensor):
+    """Sums ``tensor`` over processes (in place) when running distributed."""
+    if _distributed():
+        dist.all_reduce(tensor)
+    return tensor
+
+
+def broadcast(tensor):
+    """Copies rank 0's ``tensor`` to every process when distributed."""
+    if _distributed():
+        dist.broadcast(tensor, src=0)
+    return tensor
+
+
+def fingerprint(module):
+    """Per tensor, the sum and the sum of squares of every parameter and
+    buffer of ``module`` (float64): equal fingerprints mean equal weights up
+    to an astronomically unlikely coincidence.
+
+    Example
+    -------
+    >>> fingerprint(torch.nn.Linear(2, 3)).shape
+    torch.Size([4])
+    """
+    tensors = [t for t in module.state_dict().values() if t.is_floating_point()]
+    values = [
+        torch.stack([t.double().sum(), t.double().square().sum()]) for t in tensors
+    ]
+    return torch.cat(values).cpu() if values else torch.zeros(0, dtype=torch.float64)
+
+
+def check_replicas_in_sync(modules):
+    """Raises ``RuntimeError`` unless every process holds the same weights
+    (parameters and buffers: EMA codebooks, rate weights, ...).
+
+    Arguments
+    ---------
+    modules : torch.nn.Module
+        The trained modules (DDP wrappers are compared by their contents).
+
+    Returns
+    -------
+    int
+        The number of processes compared (1 when not distributed).
+    """
+    if not _distributed():
+        return 1
+    mine = fingerprint(modules)
+    everyone = [None] * dist.get_world_size()
+    dist.all_gather_object(everyone, mine)
+    for rank, theirs in enumerate(everyone):
+        if not torch.equal(theirs, everyone[0]):
+            raise RuntimeError(
+                f"process {rank} holds other weights than process 0: the "
+                "replicas diverged (a buffer updated without synchronization?)"
+            )
+    return len(everyone)
