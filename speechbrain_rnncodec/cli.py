@@ -252,6 +252,23 @@ def cmd_tokens(args):
     return 0
 
 
+def cmd_shards(args):
+    """``rnncodec shards``: a corpus into WebDataset tar shards."""
+    import pathlib
+
+    from speechbrain_rnncodec.shards import write_shards
+
+    if "%" not in args.output:
+        raise ValueError(
+            f"--output needs a shard number field, e.g. {args.output}-%06d.tar"
+        )
+    shards = write_shards(args.source, args.output, args.max_count)
+    print(
+        f"{len(shards)} shards: {shards[0] if shards else '-'} ... {shards[-1] if shards else ''}"
+    )
+    return 0
+
+
 def cmd_generate(args):
     """``rnncodec generate``: speech sampled from the codec's prior."""
     from speechbrain_rnncodec.audio import read_audio
@@ -428,6 +445,20 @@ def build_parser():
     tokens.add_argument("--workers", type=int, default=1, help="processes")
     tokens.add_argument("--quiet", action="store_true", help="no progress bar")
     tokens.set_defaults(handler=cmd_tokens)
+
+    shards = sub.add_parser(
+        "shards",
+        help="a corpus into WebDataset tar shards (for training from shards)",
+        description="Pack the utterances of LibriSpeech-layout folders or CSV "
+        "manifests into tar shards (<ID>.flac + <ID>.json), for "
+        "recipes/LibriSpeech/codec --train_shards.",
+    )
+    shards.add_argument("source", nargs="+", help="folders or CSV manifests")
+    shards.add_argument(
+        "--output", required=True, help="shard pattern, e.g. shards/train-%%06d.tar"
+    )
+    shards.add_argument("--max-count", type=int, default=1000, help="per shard")
+    shards.set_defaults(handler=cmd_shards)
 
     gen = sub.add_parser(
         "generate",

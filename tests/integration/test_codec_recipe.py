@@ -186,3 +186,29 @@ def test_two_process_ddp_training_keeps_replicas_identical(tmp_path):
         "epoch: 2, lr: 1.00e-03, steps: 4",
     ]
     assert len(list((tmp_path / "save").glob("CKPT+*"))) == 2
+
+
+def test_training_streams_crops_from_webdataset_shards(tmp_path):
+    """rnncodec shards packs the training folders into tar shards; the
+    recipe then trains from them alone (no training manifest)."""
+    from speechbrain_rnncodec import cli
+
+    folders = [str(SAMPLES / s) for s in ("train-clean-5", "train-clean-100-extra")]
+    pattern = str(tmp_path / "shards" / "train-%06d.tar")
+    assert cli.main(["shards", *folders, "--output", pattern, "--max-count=2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == [
+        "train-000000.tar",
+        "train-000001.tar",
+    ]
+    urls = str(tmp_path / "shards" / "train-{000000..000001}.tar")
+    out = tmp_path / "run"
+    run_recipe(
+        "rnn_vq.yaml",
+        out,
+        "--number_of_epochs=1",
+        f"--train_shards={urls}",
+        "--shard_epoch_crops=8",
+    )
+    log = (out / "train_log.txt").read_text()
+    assert "epoch: 1, lr: 1.00e-03, steps: 4 " in log  # 8 crops, 2 per batch
+    assert not (out / "train.csv").exists()

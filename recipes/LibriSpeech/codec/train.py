@@ -23,13 +23,14 @@ from speechbrain.utils.distributed import run_on_main
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.brains.codec import CodecBrain
 from speechbrain_rnncodec.export import load_hub_weights
+from speechbrain_rnncodec.shards import crop_loader
 
 
 def dataio_prepare(hparams):
     """Datasets from the CSV manifests written by the data preparation.
 
-    ``train`` (the merged training splits) yields random crops of
-    ``segment_seconds``; ``valid`` (the first dev split) yields the first
+    ``train`` (the merged training splits; absent when training reads
+    ``train_shards``) yields random crops of ``segment_seconds``; ``valid`` (the first dev split) yields the first
     ``valid_max_seconds`` of each utterance, to keep validation cheap; each
     dev and test split also gets a dataset of whole utterances, named after
     the split, for the final evaluation.
@@ -69,7 +70,9 @@ def dataio_prepare(hparams):
             f"{folder}/{csv}", dynamic_items=[pipeline], output_keys=["id", "sig"]
         )
 
-    datasets = {"train": dataset("train.csv", random_crop)}
+    datasets = {}
+    if not hparams["train_shards"]:
+        datasets["train"] = dataset("train.csv", random_crop)
     valid = dataset(
         f"{hparams['dev_splits'][0]}.csv", head(hparams["valid_max_seconds"])
     )
@@ -94,15 +97,17 @@ if __name__ == "__main__":
 
     from librispeech_prepare import prepare_librispeech
 
+    train_splits = [] if hparams["train_shards"] else hparams["train_splits"]
+
     run_on_main(
         prepare_librispeech,
         kwargs={
             "data_folder": hparams["data_folder"],
             "save_folder": hparams["output_folder"],
-            "tr_splits": hparams["train_splits"],
+            "tr_splits": train_splits,
             "dev_splits": hparams["dev_splits"],
             "te_splits": hparams["test_splits"],
-            "merge_lst": hparams["train_splits"],
+            "merge_lst": train_splits,
             "merge_name": "train.csv",
             "skip_prep": hparams["skip_prep"],
         },
@@ -120,20 +125,32 @@ if __name__ == "__main__":
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
-    train_sampler = sb.dataio.sampler.ReproducibleRandomSampler(
-        datasets["train"],
-        replacement=True,
-        num_samples=len(datasets["train"]) * hparams["crops_per_utterance"],
-        seed=hparams["seed"],
-    )
+    if hparams["train_shards"]:  # streamed: shards split between processes
+        train_data = crop_loader(
+            hparams["train_shards"],
+            hparams["segment_seconds"],
+            hparams["shard_epoch_crops"],
+            hparams["batch_size"],
+            hparams["sample_rate"],
+            hparams["train_dataloader_opts"]["num_workers"],
+            hparams["seed"],
+        )
+        train_kwargs = {}
+    else:
+        train_data = datasets["train"]
+        train_sampler = sb.dataio.sampler.ReproducibleRandomSampler(
+            train_data,
+            replacement=True,
+            num_samples=len(train_data) * hparams["crops_per_utterance"],
+            seed=hparams["seed"],
+        )
+        train_kwargs = dict(hparams["train_dataloader_opts"], sampler=train_sampler)
     if not run_opts.test_only:
         brain.fit(
             brain.hparams.epoch_counter,
-            datasets["train"],
+            train_data,
             datasets["valid"],
-            train_loader_kwargs=dict(
-                hparams["train_dataloader_opts"], sampler=train_sampler
-            ),
+            train_loader_kwargs=train_kwargs,
             valid_loader_kwargs=hparams["valid_dataloader_opts"],
         )
     # Final numbers: best checkpoint, whole utterances of dev and test.
