@@ -259,13 +259,12 @@ def cmd_shards(args):
     from speechbrain_rnncodec.shards import write_shards
 
     if "%" not in args.output:
-        raise ValueError(
-            f"--output needs a shard number field, e.g. {args.output}-%06d.tar"
-        )
+        example = pathlib.Path(args.output).with_suffix("").name + "-%06d.tar"
+        raise ValueError(f"--output needs a shard number field, e.g. {example}")
     shards = write_shards(args.source, args.output, args.max_count)
-    print(
-        f"{len(shards)} shards: {shards[0] if shards else '-'} ... {shards[-1] if shards else ''}"
-    )
+    if not shards:
+        raise ValueError(f"no utterances in {' '.join(args.source)}")
+    print(f"{len(shards)} shards: {shards[0]} ... {shards[-1].name}")
     return 0
 
 
