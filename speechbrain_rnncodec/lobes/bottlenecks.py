@@ -430,11 +430,10 @@ class GaussianVAEBottleneck(NestedBottleneck):
         levels = {count: i for i, count in enumerate(self.train_num_quantizers)}
         level = torch.tensor([levels[int(c)] for c in per_utt], device=kbps.device)
         loss = (self.log_rate_weights[level].exp() * kbps).mean()
-        # Rate per level over every process, so each updates its weights alike.
         onehot = torch.nn.functional.one_hot(level, len(levels)).double()
-        totals = all_reduce(
-            torch.stack([onehot.t() @ kbps.detach().double(), onehot.sum(0)])
-        )
+        totals = torch.stack([onehot.t() @ kbps.detach().double(), onehot.sum(0)])
+        if self.training:  # over every process, so each adapts its weights alike
+            totals = all_reduce(totals)
         stats = {}
         for count, i in levels.items():
             if totals[1, i] > 0:
