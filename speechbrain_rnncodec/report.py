@@ -349,6 +349,22 @@ def _players_html(results, audio, utterance_id, sample_rate):
     )
 
 
+def _page_head(title, meta):
+    """The HTML lines of a page's head, title and ``meta`` list."""
+    e = html.escape
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        '<dl class="meta">',
+        *(f"<dt>{e(str(k))}</dt><dd>{e(str(v))}</dd>" for k, v in meta.items()),
+        "</dl>",
+    ]
+
+
 def write_listening_page(path, title, meta, samples, sample_rate=SAMPLE_RATE):
     """A self-contained HTML page of audio players (generated samples).
 
@@ -379,14 +395,7 @@ def write_listening_page(path, title, meta, samples, sample_rate=SAMPLE_RATE):
         for label, wav, caption in samples
     ]
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-        f"<title>{e(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        '<dl class="meta">',
-        *(f"<dt>{e(str(k))}</dt><dd>{e(str(v))}</dd>" for k, v in meta.items()),
-        "</dl>",
+        *_page_head(title, meta),
         f'<div class="players">{"".join(figures)}</div>',
         "</body></html>\n",
     ]
@@ -469,15 +478,7 @@ def write_report(
         plots.append((sp_png, f"Log-mel spectrograms of {examples[0]}"))
 
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        '<dl class="meta">',
-        *(f"<dt>{e(str(k))}</dt><dd>{e(str(v))}</dd>" for k, v in meta.items()),
-        "</dl>",
+        *_page_head(title, meta),
         "<h2>Results</h2>",
         _table_html(results),
     ]
