@@ -194,7 +194,12 @@ def cmd_eval(args):
         from speechbrain_rnncodec.audio import read_audio
         from speechbrain_rnncodec.noise import NoisyCopies
 
-        low, high = (float(v) for v in args.noisy.split(","))
+        try:
+            low, high = sorted(float(v) for v in args.noisy.split(","))
+        except ValueError:
+            raise ValueError(
+                f"--noisy takes LOW,HIGH in dB (e.g. 0,20), not {args.noisy}"
+            )
         pool = {u.id: read_audio(u.path) for u in utts}
         noise = NoisyCopies(pool, low, high, seed=args.noise_seed)
     results, audio = evaluate(
