@@ -114,11 +114,15 @@ class CodecFrontEnd(torch.nn.Module):
         self.sample_rate = codec.sample_rate
         self.num_codebooks = codec.num_quantizers_for(bitrate)
         self.output, self.pooling, self.freeze = output, pooling, freeze
-        dim = self.encoder.output_proj.out_features
+        # The value of one code: a D-d vector for the RVQ, fewer for others.
+        code = torch.zeros(1, 1, 1, dtype=torch.long)
+        dim = self.quantizer.code_values(code).shape[-1]
         self.attention = AttentionPooling(dim) if pooling == "attention" else None
         if output == "tokens":
             self.output_size = self.num_codebooks
-        elif output == "embeddings" and pooling == "concat":
+        elif output == "latents":
+            self.output_size = self.encoder.output_proj.out_features
+        elif pooling == "concat":
             self.output_size = self.num_codebooks * dim
         else:
             self.output_size = dim

@@ -99,3 +99,26 @@ def test_fine_tuned_latents_reach_the_encoder(speech):
         CodecFrontEnd(output="tokens", freeze=False)
     with pytest.raises(ValueError, match="output must be one of"):
         CodecFrontEnd(output="mfcc")
+
+
+def test_embeddings_of_a_bottleneck_with_small_codes(tmp_path):
+    """A VQ-VAE's codes are 8-d group vectors, not 128-d latents: the
+    front end's output size follows the codes."""
+    import pathlib
+
+    from speechbrain_rnncodec.export import export_checkpoint
+    from speechbrain_rnncodec.lobes.frontend import CodecFrontEnd
+
+    yaml = pathlib.Path(__file__).parents[2] / "hparams" / "rnn_vqvae_16k.yaml"
+    with open(yaml) as fin:
+        modules = load_hyperpyyaml(fin)["modules"]
+    ckpt = tmp_path / "CKPT+random"
+    ckpt.mkdir()
+    for name, module in modules.items():
+        torch.save(module.state_dict(), ckpt / f"{name}.ckpt")
+    hub = export_checkpoint(ckpt, yaml, tmp_path / "hub")
+    wav = torch.randn(2, 16000) * 0.1
+    for pooling, size in [("sum", 8), ("attention", 8), ("concat", 6 * 8)]:
+        front = CodecFrontEnd(source=str(hub), pooling=pooling, bitrate=3.0)
+        assert front.output_size == size
+        assert front(wav).shape == (2, 50, size)
