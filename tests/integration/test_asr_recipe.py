@@ -13,9 +13,12 @@ RECIPE = ROOT / "recipes" / "LibriSpeech" / "ASR"
 SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"
 
 
-def run_recipe(hparams, tmp_path, *args):
+def run_recipe(hparams, tmp_path, *args, launcher=(), debug=True):
+    """Runs train.py (through ``launcher``, e.g. torchrun) in a subprocess;
+    returns its train_log.txt."""
     cmd = [
         sys.executable,
+        *launcher,
         "train.py",
         f"hparams/{hparams}",
         f"--data_folder={SAMPLES}",
@@ -23,7 +26,7 @@ def run_recipe(hparams, tmp_path, *args):
         f"--data_prep_folder={tmp_path / 'prep'}",
         "--hidden_size=32",
         "--noprogressbar",
-        "--debug",
+        *(["--debug"] if debug else []),
         *args,
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -53,29 +56,16 @@ def test_debug_run(tmp_path, hparams, args):
 def test_two_process_ddp_run(tmp_path):
     """torchrun with 2 CPU processes (gloo) and dynamic batches split between
     them: the run ends cleanly, rank 0 alone writes the log."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "train.py",
-        "hparams/ctc_fbank.yaml",
-        f"--data_folder={SAMPLES}",
-        f"--output_folder={tmp_path / 'run'}",
-        f"--data_prep_folder={tmp_path / 'prep'}",
-        "--hidden_size=32",
-        "--noprogressbar",
+    log = run_recipe(
+        "ctc_fbank.yaml",
+        tmp_path,
         "--number_of_epochs=1",
         # Four utterances, one per batch: two batches per process.
         "--train_splits=[train-clean-5, dev-clean-5]",
         "--max_batch_seconds=1",
         "--distributed_backend=gloo",
-    ]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(
-        cmd, cwd=RECIPE, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    log = (tmp_path / "run" / "train_log.txt").read_text().splitlines()
+        launcher=("-m", "torch.distributed.run", "--nproc_per_node=2"),
+        debug=False,
+    ).splitlines()
     assert sum(line.startswith("epoch: 1,") for line in log) == 1
     assert sum("set: test-clean-5" in line for line in log) == 1
