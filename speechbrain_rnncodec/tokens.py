@@ -13,10 +13,9 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
-import contextlib
 import csv
+import functools
 import json
-import multiprocessing
 import os
 import pathlib
 import tempfile
@@ -24,7 +23,6 @@ import tempfile
 import numpy as np
 
 INFO_FILE = "tokens.json"
-_WORKER = {}
 
 
 def _load(source, bitrate):
@@ -36,10 +34,6 @@ def _load(source, bitrate):
     codec = RNNCodec.from_hparams(source=source)
     codec.num_quantizers_for(bitrate)  # fails early on a bitrate not served
     return codec
-
-
-def _start_worker(source, bitrate):
-    _WORKER.update(codec=_load(source, bitrate), bitrate=bitrate)
 
 
 def save_array(array, path):
@@ -56,7 +50,7 @@ def save_array(array, path):
         raise
 
 
-def _encode(codec, bitrate, wav, out):
+def _encode(codec, wav, out, bitrate):
     """Writes the tokens of one file; the error text, or None."""
     from speechbrain_rnncodec.audio import AudioError
 
@@ -66,10 +60,6 @@ def _encode(codec, bitrate, wav, out):
     except (AudioError, OSError, ValueError, RuntimeError) as err:
         return f"{wav}: {err}"
     return None
-
-
-def _encode_in_worker(job):
-    return _encode(_WORKER["codec"], _WORKER["bitrate"], *job)
 
 
 def _check_info(folder, info):
@@ -119,6 +109,7 @@ def extract_tokens(
     from tqdm import tqdm
 
     from speechbrain_rnncodec.bitstream.codec_io import model_fingerprint
+    from speechbrain_rnncodec.parallel import map_with_codec
 
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -150,21 +141,18 @@ def extract_tokens(
     ]
     errors = []
     bar = tqdm(total=len(jobs), unit="file", desc="tokens", disable=not progress)
-    workers = max(1, min(workers, len(jobs)))
-    with contextlib.ExitStack() as stack:  # the pool ends even on an error
-        if workers == 1:
-            results = (_encode(codec, bitrate, *job) for job in jobs)
-        else:
-            pool = stack.enter_context(
-                multiprocessing.get_context("spawn").Pool(
-                    workers, _start_worker, (source, bitrate)
-                )
-            )
-            results = pool.imap_unordered(_encode_in_worker, jobs, chunksize=4)
-        for error in results:
-            bar.update()
-            if error:
-                errors.append(error)
+    results = map_with_codec(
+        functools.partial(_encode, bitrate=bitrate),
+        jobs,
+        load=functools.partial(_load, source, bitrate),
+        workers=max(1, min(workers, len(jobs))),
+        codec=codec,
+        chunksize=4,
+    )
+    for error in results:
+        bar.update()
+        if error:
+            errors.append(error)
     bar.close()
     if errors:
         raise ValueError(

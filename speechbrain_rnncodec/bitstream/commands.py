@@ -144,7 +144,7 @@ def expand(source, target, want, out_suffix):
     return pairs
 
 
-def _convert(kind, codec, args, src, dst):
+def _convert(codec, kind, src, dst, args):
     """Encodes or decodes one file of a folder; the error text, or None."""
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -155,22 +155,6 @@ def _convert(kind, codec, args, src, dst):
     except (ValueError, OSError, RuntimeError, struct.error, EOFError) as err:
         return f"{src}: {err}"
     return None
-
-
-_WORKER = {}
-
-
-def _start_worker(args):
-    """Loads the codec once in a worker process (one torch thread)."""
-    import torch
-
-    torch.set_num_threads(1)
-    _WORKER.update(codec=load_codec(args), args=args)
-
-
-def _convert_in_worker(job):
-    kind, src, dst = job
-    return _convert(kind, _WORKER["codec"], _WORKER["args"], src, dst)
 
 
 def run_many(kind, pairs, args):
@@ -192,32 +176,26 @@ def run_many(kind, pairs, args):
     int
         The exit code.
     """
-    import multiprocessing
-
     from tqdm import tqdm
+
+    from speechbrain_rnncodec.parallel import map_with_codec
 
     workers = min(args.workers, len(pairs))
     if workers < 1:
         raise CommandError(f"--workers must be at least 1, not {args.workers}")
     bar = tqdm(total=len(pairs), unit="file", disable=args.quiet, file=sys.stderr)
-    jobs = [(kind, src, dst) for src, dst in pairs]
-    with contextlib.ExitStack() as stack:
-        if workers == 1:
-            codec = load_codec(args)
-            results = (_convert(kind, codec, args, s, d) for _, s, d in jobs)
-        else:
-            pool = stack.enter_context(
-                multiprocessing.get_context("spawn").Pool(
-                    workers, _start_worker, (args,)
-                )
-            )
-            results = pool.imap_unordered(_convert_in_worker, jobs)
-        failed = 0
-        for error in results:
-            bar.update()
-            if error:
-                failed += 1
-                tqdm.write(f"rnncodec: error: {error}", file=sys.stderr)
+    results = map_with_codec(
+        functools.partial(_convert, args=args),
+        [(kind, src, dst) for src, dst in pairs],
+        load=functools.partial(load_codec, args),
+        workers=workers,
+    )
+    failed = 0
+    for error in results:
+        bar.update()
+        if error:
+            failed += 1
+            tqdm.write(f"rnncodec: error: {error}", file=sys.stderr)
     bar.close()
     if not args.quiet:
         _notice(f"{len(pairs) - failed} of {len(pairs)} files done")
