@@ -69,7 +69,8 @@ class CTCBrain(sb.Brain):
             self.cer = {n: self.hparams.cer_computer() for n in names}
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs loss, WER and CER; anneals the LR and checkpoints on WER."""
+        """Logs loss, WER and CER; anneals the LR and keeps checkpoints on
+        ``checkpoint_metric`` (valid WER or CER, greedy decoding)."""
         stats = {"loss": stage_loss}
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
@@ -81,7 +82,8 @@ class CTCBrain(sb.Brain):
                 stats["CER" + suffix] = self.cer[name].summarize("error_rate")
         if stage == sb.Stage.VALID:
             check_replicas_in_sync(self.modules)
-            old_lr, new_lr = self.hparams.lr_annealing(stats["WER"])
+            metric = self.hparams.checkpoint_metric
+            old_lr, new_lr = self.hparams.lr_annealing(stats[metric])
             sb.nnet.schedulers.update_learning_rate(self.optimizer, new_lr)
             self.hparams.train_logger.log_stats(
                 {"epoch": epoch, "lr": old_lr},
@@ -89,7 +91,7 @@ class CTCBrain(sb.Brain):
                 valid_stats=stats,
             )
             self.checkpointer.save_and_keep_only(
-                meta={"WER": stats["WER"]}, min_keys=["WER"]
+                meta={"WER": stats["WER"], "CER": stats["CER"]}, min_keys=[metric]
             )
         else:
             self.hparams.train_logger.log_stats(

@@ -39,7 +39,10 @@ def run_recipe(hparams, tmp_path, *args, launcher=(), debug=True):
 
 @pytest.mark.parametrize(
     "hparams,args",
-    [("ctc_fbank.yaml", []), ("ctc_tokens.yaml", ["--num_codebooks=3"])],
+    [
+        ("ctc_fbank.yaml", []),
+        ("ctc_tokens.yaml", ["--num_codebooks=3", "--checkpoint_metric=CER"]),
+    ],
 )
 def test_debug_run(tmp_path, hparams, args):
     log = run_recipe(hparams, tmp_path, *args)
@@ -55,7 +58,8 @@ def test_debug_run(tmp_path, hparams, args):
 
 def test_two_process_ddp_run(tmp_path):
     """torchrun with 2 CPU processes (gloo) and dynamic batches split between
-    them: the run ends cleanly, rank 0 alone writes the log."""
+    them: the run ends cleanly, rank 0 alone writes the log; checkpoints
+    record valid WER and CER (here kept on CER)."""
     log = run_recipe(
         "ctc_fbank.yaml",
         tmp_path,
@@ -64,8 +68,11 @@ def test_two_process_ddp_run(tmp_path):
         "--train_splits=[train-clean-5, dev-clean-5]",
         "--max_batch_seconds=1",
         "--distributed_backend=gloo",
+        "--checkpoint_metric=CER",
         launcher=("-m", "torch.distributed.run", "--nproc_per_node=2"),
         debug=False,
     ).splitlines()
     assert sum(line.startswith("epoch: 1,") for line in log) == 1
     assert sum("set: test-clean-5" in line for line in log) == 1
+    (meta,) = [p.read_text() for p in (tmp_path / "run").glob("save/CKPT*/CKPT.yaml")]
+    assert "WER:" in meta and "CER:" in meta

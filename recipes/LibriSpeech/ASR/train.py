@@ -101,6 +101,10 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    if hparams["checkpoint_metric"] not in ("WER", "CER"):
+        sys.exit(
+            f"checkpoint_metric must be WER or CER, not {hparams['checkpoint_metric']}"
+        )
     torch.set_num_threads(hparams["num_threads"])
     sb.utils.distributed.ddp_init_group(run_opts)
     sb.create_experiment_directory(
@@ -160,7 +164,7 @@ if __name__ == "__main__":
         brain.eval_set = name
         brain.evaluate(
             datasets[name],
-            min_key="WER",
+            min_key=hparams["checkpoint_metric"],
             test_loader_kwargs=hparams["valid_dataloader_opts"],
         )
     if torch.distributed.is_initialized():  # a clean exit of every process
