@@ -19,6 +19,10 @@ from speechbrain_rnncodec.metrics import quality_stats
 logger = logging.getLogger(__name__)
 
 
+# checkpoint_metric -> how Checkpointer ranks checkpoints
+CHECKPOINT_KEYS = {"loss": {"min_key": "loss"}, "pesq": {"max_key": "pesq"}}
+
+
 class CodecBrain(sb.Brain):
     """Trains encoder, bottleneck and decoder on reconstruction losses.
 
@@ -41,14 +45,26 @@ class CodecBrain(sb.Brain):
     :class:`~speechbrain_rnncodec.noise.NoiseMixer`), the codec codes a
     noisy copy of each batch and is scored against the clean speech: a
     denoising codec (validation noise is seeded by the batch's IDs).
+    ``checkpoint_metric`` ranks the kept checkpoints: ``loss`` (lowest
+    valid loss) or ``pesq`` (highest valid PESQ-WB, averaged over the
+    bitrates); both are recorded in every checkpoint.
     """
 
     def __init__(self, modules=None, *args, hparams=None, **kwargs):
+        metric = (hparams or {}).get("checkpoint_metric", "loss")
+        if metric not in CHECKPOINT_KEYS:
+            raise ValueError(f"checkpoint_metric must be loss or pesq, not {metric}")
         if hparams and hparams.get("adversarial"):
             modules = dict(modules, discriminator=hparams["discriminator"])
         for name in (hparams or {}).get("frozen_modules") or []:
             modules[name].requires_grad_(False)  # before the DDP wrapping
         super().__init__(modules, *args, hparams=hparams, **kwargs)
+
+    @property
+    def best_checkpoint(self):
+        """``{"min_key": "loss"}`` or ``{"max_key": "pesq"}``: the ranking
+        of checkpoints, for :meth:`evaluate` (``checkpoint_metric``)."""
+        return CHECKPOINT_KEYS[self.hparams.checkpoint_metric]
 
     @property
     def quantizer(self):
@@ -320,10 +336,13 @@ class CodecBrain(sb.Brain):
                 train_stats=getattr(self, "train_stats", None),
                 valid_stats=stats,
             )
+            pesq = [v for k, v in stats.items() if k.endswith("_pesq")]
+            meta = {"loss": stage_loss, "pesq": sum(pesq) / len(pesq), "epoch": epoch}
+            ((key, name),) = self.best_checkpoint.items()
             self.checkpointer.save_and_keep_only(
-                meta={"loss": stage_loss, "epoch": epoch},
-                min_keys=["loss"],
+                meta=meta,
                 num_to_keep=self.hparams.checkpoints_to_keep,
+                **{key + "s": [name]},
             )
         else:
             self.hparams.train_logger.log_stats(

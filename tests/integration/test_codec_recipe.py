@@ -81,6 +81,16 @@ def test_resume_from_checkpoint(tmp_path):
     log = (tmp_path / "train_log.txt").read_text()
     assert log.count("epoch: 1,") == 1
     assert log.count("epoch: 2,") == 1
+    # Checkpoints record both rankings; the default keeps the best PESQ.
+    kept = [p.read_text() for p in (tmp_path / "save").glob("CKPT+*/CKPT.yaml")]
+    assert kept and all("pesq:" in meta and "loss:" in meta for meta in kept)
+
+
+def test_unknown_checkpoint_metric_is_refused(tmp_path):
+    cmd = recipe_command("rnn_vq.yaml", tmp_path, "--debug", "--checkpoint_metric=wer")
+    proc = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "checkpoint_metric must be loss or pesq, not wer" in proc.stdout + proc.stderr
 
 
 def test_new_run_starts_from_exported_weights(tmp_path):

@@ -158,7 +158,7 @@ if __name__ == "__main__":
         brain.eval_set = name
         brain.evaluate(
             datasets[name],
-            min_key="loss",
+            **brain.best_checkpoint,
             test_loader_kwargs=hparams["valid_dataloader_opts"],
         )
     if torch.distributed.is_initialized():  # a clean exit of every process
