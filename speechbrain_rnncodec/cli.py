@@ -60,6 +60,8 @@ def cmd_bench(args):
         return bench_load(args, codec)
     if args.compression:
         return bench_compression(args, codec)
+    if args.phase:
+        return bench_phase(args, codec)
     wav = read_audio(args.input or SAMPLE, codec.sample_rate)
     wav = wav.repeat(max(1, round(args.seconds * codec.sample_rate / len(wav))))
     result = measure_speed(codec, wav, args.repeats)
@@ -107,6 +109,34 @@ def bench_compression(args, codec):
         print(
             f"{r['entropy']:>24} {r['kbps']:>5g} {r['real_kbps']:>9.3f} "
             f"{r['saved']:>8.1f} {r['total_x']:>6.1f}"
+        )
+    return 0
+
+
+def bench_phase(args, codec):
+    """``rnncodec bench --phase FOLDER``: magnitude or phase, which one
+    limits the decoded speech (oracle swaps, Griffin-Lim, phase agreement)."""
+    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.diagnostics import phase_diagnostics
+    from speechbrain_rnncodec.evaluate import find_utterances
+
+    utts = find_utterances(args.phase, args.max_utterances or 20)
+    wavs = [read_audio(u.path, codec.sample_rate, duration=args.seconds) for u in utts]
+    bitrate = args.bitrate or max(codec.bitrates)
+    result = phase_diagnostics(codec, wavs, bitrate)
+    print(f"command: rnncodec {' '.join(sys.argv[1:])}")
+    print(
+        f"{len(wavs)} utterances of {args.phase}, at most {args.seconds:g} s each, "
+        f"{bitrate:g} kbps; the decoder's framing"
+    )
+    print(f"{'what is decoded':>48} {'PESQ-WB':>8} {'STOI':>6}")
+    for r in result["rows"]:
+        print(f"{r['what']:>48} {r['pesq']:>8.3f} {r['stoi']:>6.3f}")
+    print(f"{'band':>14} {'phase cos':>10} {'advance cos':>12} {'energy':>7}")
+    for b in result["bands"]:
+        print(
+            f"{b['band']:>14} {b['phase']:>10.3f} {b['advance']:>12.3f} "
+            f"{b['energy']:>7.3f}"
         )
     return 0
 
@@ -199,7 +229,7 @@ def cmd_eval(args):
         except ValueError:
             raise ValueError(
                 f"--noisy takes LOW,HIGH in dB (e.g. 0,20), not {args.noisy}"
-            )
+            ) from None
         pool = {u.id: read_audio(u.path) for u in utts}
         noise = NoisyCopies(pool, low, high, seed=args.noise_seed)
     results, audio = evaluate(
@@ -377,8 +407,17 @@ def build_parser():
         help="with --compression: comma-separated entropy models (uniform, a file)",
     )
     bench.add_argument(
-        "--max-utterances", type=int, help="with --compression: use N files"
+        "--max-utterances",
+        type=int,
+        help="with --compression or --phase: use N files (--phase: 20)",
     )
+    bench.add_argument(
+        "--phase",
+        metavar="FOLDER",
+        help="magnitude or phase: oracle swaps, Griffin-Lim and phase agreement "
+        "on the first --seconds of the utterances of FOLDER",
+    )
+    bench.add_argument("--bitrate", type=float, help="with --phase (default: highest)")
     bench.add_argument(
         "--load",
         metavar="WORKDIR",

@@ -1,0 +1,221 @@
+"""Where decoded speech departs from the original: magnitude or phase.
+
+The decoder predicts STFT frames (magnitude and phase) that an overlap-add
+inverse STFT turns into samples. These diagnostics work in that same
+framing: they swap the decoded magnitude or phase for the original's
+(oracles), make the decoded phase consistent with the decoded magnitude by
+Griffin-Lim, and measure how well the decoded phase agrees with the
+original's per frequency band. ``rnncodec bench --phase FOLDER`` prints
+them.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import torch
+
+from speechbrain_rnncodec.lobes.streaming import encode_latents
+from speechbrain_rnncodec.metrics import pesq_wb, stoi
+
+BANDS_HZ = ((0, 200), (200, 400), (400, 800), (800, 1600), (1600, 3200), (3200, 8000))
+
+
+def decoder_spectra(codec, wavs, bitrate):
+    """Decoded and original STFT frames in the decoder's framing.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        A loaded codec.
+    wavs : torch.Tensor
+        Waveforms [B, T], T a multiple of the latent frame.
+    bitrate : float
+        kbps.
+
+    Returns
+    -------
+    decoded : torch.Tensor
+        Complex frames [B, N, bins] the decoder predicts.
+    original : torch.Tensor
+        Complex frames of ``wavs`` with the same windows.
+    """
+    mods = codec.mods
+    dec = mods.decoder
+    with torch.no_grad():
+        latents = encode_latents(mods.encoder, wavs)
+        quantized = mods.quantizer(latents, codec.num_quantizers_for(bitrate)).quantized
+        hidden, _ = dec.rnn(dec.input_proj(quantized))
+        decoded = dec.spectrum(hidden)
+    # Frame n covers samples [n * hop - delay, n * hop + hop).
+    padded = torch.nn.functional.pad(wavs, (dec.delay_samples, 0))
+    return decoded, analyze(dec.istft, padded)[:, : decoded.shape[1]]
+
+
+def analyze(istft, wavs):
+    """STFT frames of ``wavs`` [B, T] with the analysis window of ``istft``."""
+    window = torch.hann_window(istft.n_fft, periodic=True)
+    frames = wavs.unfold(1, istft.n_fft, istft.hop_length)
+    return torch.fft.rfft(frames * window, dim=-1)
+
+
+def synthesize(istft, spec, length, delay):
+    """Samples [B, length] of frames ``spec``, aligned with the input."""
+    wav, tail = istft(spec)
+    return torch.cat([wav, tail], dim=1)[:, delay : delay + length]
+
+
+def griffin_lim(istft, magnitude, phase, iterations, momentum=0.0):
+    """Phase made consistent with ``magnitude`` by Griffin-Lim iterations
+    (fast Griffin-Lim with ``momentum`` > 0), starting from ``phase``.
+
+    Arguments
+    ---------
+    istft : OverlapAddISTFT
+        The decoder's inverse STFT.
+    magnitude : torch.Tensor
+        Frame magnitudes [B, N, bins].
+    phase : torch.Tensor
+        Initial phase [B, N, bins].
+    iterations : int
+        Projections onto consistent spectra.
+    momentum : float
+        Weight of the previous projection's change.
+
+    Returns
+    -------
+    torch.Tensor
+        Complex frames with ``magnitude`` and the new phase.
+
+    Example
+    -------
+    >>> from speechbrain_rnncodec.lobes.decoder import OverlapAddISTFT
+    >>> istft = OverlapAddISTFT(320, 80)
+    >>> spec = analyze(istft, torch.randn(1, 3200))
+    >>> out = griffin_lim(istft, spec.abs(), torch.zeros(spec.shape), 2)
+    >>> torch.allclose(out.abs(), spec.abs())
+    True
+    """
+    spec = torch.polar(magnitude, phase)
+    previous = None
+    for _ in range(iterations):
+        wav, tail = istft(spec)
+        projected = analyze(istft, torch.cat([wav, tail], dim=1))
+        target = projected
+        if momentum and previous is not None:
+            target = projected + momentum * (projected - previous)
+        previous = projected
+        spec = torch.polar(magnitude, target.angle())
+    return spec
+
+
+def phase_agreement(pairs, sample_rate, bands=BANDS_HZ):
+    """Energy-weighted cos of the phase error, and of the error of the
+    phase advance from frame to frame, per band (1 exact, 0 unrelated).
+
+    Arguments
+    ---------
+    pairs : list of (torch.Tensor, torch.Tensor)
+        Decoded and original complex frames [B, N, bins] in one framing,
+        one pair per utterance (pooled, each frame weighted by its energy).
+    sample_rate : int
+        Sampling rate in Hz.
+    bands : tuple of (low, high)
+        Frequency bands in Hz.
+
+    Returns
+    -------
+    list of dict
+        ``band``, ``phase``, ``advance`` and ``energy`` (share) per band.
+
+    Example
+    -------
+    >>> x = torch.randn(1, 10, 161, dtype=torch.complex64)
+    >>> phase_agreement([(x, x)], 16000)[0]["phase"]
+    1.0
+    """
+    bins = pairs[0][1].shape[-1]
+    hz_per_bin = sample_rate / (2 * (bins - 1))
+    sums = torch.zeros(3, len(bands))  # energy, cos * energy, advance cos * energy
+    advance_energy = torch.zeros(len(bands))
+    for decoded, original in pairs:
+        weight = original.abs() ** 2
+        error = torch.cos(decoded.angle() - original.angle())
+        advance = torch.cos(
+            (decoded[:, 1:] * decoded[:, :-1].conj()).angle()
+            - (original[:, 1:] * original[:, :-1].conj()).angle()
+        )
+        for i, (low, high) in enumerate(bands):
+            band = slice(round(low / hz_per_bin), round(high / hz_per_bin))
+            w, w_next = weight[..., band], weight[:, 1:, band]
+            sums[0, i] += w.sum()
+            sums[1, i] += (error[..., band] * w).sum()
+            sums[2, i] += (advance[..., band] * w_next).sum()
+            advance_energy[i] += w_next.sum()
+    return [
+        {
+            "band": f"{low}-{high} Hz",
+            "phase": round(float(sums[1, i] / sums[0, i]), 3),
+            "advance": round(float(sums[2, i] / advance_energy[i]), 3),
+            "energy": round(float(sums[0, i] / sums[0].sum()), 3),
+        }
+        for i, (low, high) in enumerate(bands)
+    ]
+
+
+def phase_diagnostics(codec, wavs, bitrate, iterations=(4, 16, 100)):
+    """PESQ-WB and STOI of the decoder's output, of the oracle swaps and of
+    Griffin-Lim on the decoded magnitude, plus :func:`phase_agreement`.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        A loaded codec.
+    wavs : list of torch.Tensor
+        Utterances [T] (each cut to whole latent frames).
+    bitrate : float
+        kbps.
+    iterations : tuple of int
+        Griffin-Lim iteration counts to score (whole utterances: a
+        non-causal upper bound of what phase consistency can give).
+
+    Returns
+    -------
+    dict
+        ``rows`` (``what``, mean ``pesq`` and ``stoi`` over utterances) and
+        ``bands`` (:func:`phase_agreement`).
+    """
+    istft, delay = codec.mods.decoder.istft, codec.mods.decoder.delay_samples
+    frame = codec.mods.encoder.samples_per_frame
+    scores, pairs = {}, []
+    for wav in wavs:
+        wav = wav[None, : len(wav) // frame * frame]
+        decoded, original = decoder_spectra(codec, wav, bitrate)
+        pairs.append((decoded, original))
+        cases = {
+            "decoded": decoded,
+            "decoded magnitude, original phase": torch.polar(
+                decoded.abs(), original.angle()
+            ),
+            "original magnitude, decoded phase": torch.polar(
+                original.abs(), decoded.angle()
+            ),
+        }
+        for count in iterations:
+            cases[f"Griffin-Lim x{count} on the decoded magnitude"] = griffin_lim(
+                istft, decoded.abs(), decoded.angle(), count
+            )
+        for what, spec in cases.items():
+            out = synthesize(istft, spec, wav.shape[1], delay)
+            lens = torch.ones(1)
+            scores.setdefault(what, []).append(
+                (float(pesq_wb(out, wav, lens)[0]), float(stoi(out, wav, lens)[0]))
+            )
+    rows = [
+        {
+            "what": what,
+            "pesq": round(float(torch.tensor([p for p, _ in s]).nanmean()), 3),
+            "stoi": round(float(torch.tensor([t for _, t in s]).nanmean()), 3),
+        }
+        for what, s in scores.items()
+    ]
+    return {"rows": rows, "bands": phase_agreement(pairs, codec.sample_rate)}
