@@ -44,8 +44,7 @@ def decoder_spectra(codec, wavs, bitrate):
     with torch.no_grad():
         latents = encode_latents(mods.encoder, wavs)
         quantized = mods.quantizer(latents, codec.num_quantizers_for(bitrate)).quantized
-        hidden, _ = dec.rnn(dec.input_proj(quantized))
-        decoded = dec.spectrum(hidden)
+        decoded, _ = dec.frames(quantized)
     # Frame n covers samples [n * hop - delay, n * hop + hop).
     padded = torch.nn.functional.pad(wavs, (dec.delay_samples, 0))
     return decoded, analyze(dec.istft, padded)[:, : decoded.shape[1]]
@@ -58,15 +57,21 @@ def analyze(istft, wavs):
     return torch.fft.rfft(frames * window, dim=-1)
 
 
+def overlap_add(istft, spec):
+    """Every sample [B, N * hop + n_fft - hop] of frames ``spec``, from the
+    start of the first window (the framing :func:`analyze` reads)."""
+    wav, tail = istft(spec)
+    return torch.cat([wav, tail], dim=1)
+
+
 def synthesize(istft, spec, length, delay):
     """Samples [B, length] of frames ``spec``, aligned with the input."""
-    wav, tail = istft(spec)
-    return torch.cat([wav, tail], dim=1)[:, delay : delay + length]
+    return overlap_add(istft, spec)[:, delay : delay + length]
 
 
-def griffin_lim(istft, magnitude, phase, iterations, momentum=0.0):
-    """Phase made consistent with ``magnitude`` by Griffin-Lim iterations
-    (fast Griffin-Lim with ``momentum`` > 0), starting from ``phase``.
+def griffin_lim(istft, magnitude, phase, iterations):
+    """Phase made consistent with ``magnitude`` by Griffin-Lim iterations,
+    starting from ``phase``.
 
     Arguments
     ---------
@@ -78,8 +83,6 @@ def griffin_lim(istft, magnitude, phase, iterations, momentum=0.0):
         Initial phase [B, N, bins].
     iterations : int
         Projections onto consistent spectra.
-    momentum : float
-        Weight of the previous projection's change.
 
     Returns
     -------
@@ -96,15 +99,9 @@ def griffin_lim(istft, magnitude, phase, iterations, momentum=0.0):
     True
     """
     spec = torch.polar(magnitude, phase)
-    previous = None
     for _ in range(iterations):
-        wav, tail = istft(spec)
-        projected = analyze(istft, torch.cat([wav, tail], dim=1))
-        target = projected
-        if momentum and previous is not None:
-            target = projected + momentum * (projected - previous)
-        previous = projected
-        spec = torch.polar(magnitude, target.angle())
+        projected = analyze(istft, overlap_add(istft, spec))
+        spec = torch.polar(magnitude, projected.angle())
     return spec
 
 
@@ -135,8 +132,8 @@ def phase_agreement(pairs, sample_rate, bands=BANDS_HZ):
     """
     bins = pairs[0][1].shape[-1]
     hz_per_bin = sample_rate / (2 * (bins - 1))
-    sums = torch.zeros(3, len(bands))  # energy, cos * energy, advance cos * energy
-    advance_energy = torch.zeros(len(bands))
+    # Per band: energy, phase cos x energy, advance cos x energy, its energy.
+    sums = torch.zeros(4, len(bands))
     for decoded, original in pairs:
         weight = original.abs() ** 2
         error = torch.cos(decoded.angle() - original.angle())
@@ -147,16 +144,21 @@ def phase_agreement(pairs, sample_rate, bands=BANDS_HZ):
         for i, (low, high) in enumerate(bands):
             band = slice(round(low / hz_per_bin), round(high / hz_per_bin))
             w, w_next = weight[..., band], weight[:, 1:, band]
-            sums[0, i] += w.sum()
-            sums[1, i] += (error[..., band] * w).sum()
-            sums[2, i] += (advance[..., band] * w_next).sum()
-            advance_energy[i] += w_next.sum()
+            sums[:, i] += torch.stack(
+                [
+                    w.sum(),
+                    (error[..., band] * w).sum(),
+                    (advance[..., band] * w_next).sum(),
+                    w_next.sum(),
+                ]
+            )
+    energy, phase, advance, advance_energy = sums
     return [
         {
             "band": f"{low}-{high} Hz",
-            "phase": round(float(sums[1, i] / sums[0, i]), 3),
-            "advance": round(float(sums[2, i] / advance_energy[i]), 3),
-            "energy": round(float(sums[0, i] / sums[0].sum()), 3),
+            "phase": round(float(phase[i] / energy[i]), 3),
+            "advance": round(float(advance[i] / advance_energy[i]), 3),
+            "energy": round(float(energy[i] / energy.sum()), 3),
         }
         for i, (low, high) in enumerate(bands)
     ]
@@ -186,7 +188,7 @@ def phase_diagnostics(codec, wavs, bitrate, iterations=(4, 16, 100)):
     """
     istft, delay = codec.mods.decoder.istft, codec.mods.decoder.delay_samples
     frame = codec.mods.encoder.samples_per_frame
-    scores, pairs = {}, []
+    scores, pairs, lens = {}, [], torch.ones(1)
     for wav in wavs:
         wav = wav[None, : len(wav) // frame * frame]
         decoded, original = decoder_spectra(codec, wav, bitrate)
@@ -206,7 +208,6 @@ def phase_diagnostics(codec, wavs, bitrate, iterations=(4, 16, 100)):
             )
         for what, spec in cases.items():
             out = synthesize(istft, spec, wav.shape[1], delay)
-            lens = torch.ones(1)
             scores.setdefault(what, []).append(
                 (float(pesq_wb(out, wav, lens)[0]), float(stoi(out, wav, lens)[0]))
             )

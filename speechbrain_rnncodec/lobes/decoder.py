@@ -176,6 +176,26 @@ class RNNDecoder(torch.nn.Module):
         )
         return torch.complex(real * scale, imag * scale)
 
+    def frames(self, latents, rnn_state=None):
+        """Complex STFT frames [B, T' * frames_per_step, bins] of latents.
+
+        Arguments
+        ---------
+        latents : torch.Tensor
+            Latent frames [B, T', latent_dim].
+        rnn_state : torch.Tensor or tuple, optional
+            Recurrent state after the previous chunk (None at the start).
+
+        Returns
+        -------
+        spec : torch.Tensor
+            The frames the inverse STFT turns into samples.
+        rnn_state : torch.Tensor or tuple
+            Recurrent state after the last latent frame.
+        """
+        x, rnn_state = self.rnn(self.input_proj(latents), rnn_state)
+        return self.spectrum(x), rnn_state
+
     def forward(self, latents, state=None):
         """Decodes latent frames; returns finished samples and state.
 
@@ -195,8 +215,8 @@ class RNNDecoder(torch.nn.Module):
             Recurrent state and overlap-add tail.
         """
         rnn_state, tail = state if state is not None else (None, None)
-        x, rnn_state = self.rnn(self.input_proj(latents), rnn_state)
-        wav, new_tail = self.istft(self.spectrum(x), tail)
+        spec, rnn_state = self.frames(latents, rnn_state)
+        wav, new_tail = self.istft(spec, tail)
         if tail is None:
             # Samples before time zero belong to no input: drop them.
             wav = wav[:, self.delay_samples :]
