@@ -44,7 +44,7 @@ class AtomicCheckpointer(Checkpointer):
     """
 
     def save_checkpoint(
-        self, meta={}, end_of_epoch=True, name=None, verbosity=logging.INFO
+        self, meta=None, end_of_epoch=True, name=None, verbosity=logging.INFO
     ):
         """Saves a checkpoint under a temporary name, then renames it.
 
@@ -66,7 +66,9 @@ class AtomicCheckpointer(Checkpointer):
         final = ddp_broadcast(final, src=0)
         partial_name = final.name[len(CKPT_PREFIX) + 1 :] + PARTIAL
         try:
-            saved = super().save_checkpoint(meta, end_of_epoch, partial_name, verbosity)
+            saved = super().save_checkpoint(
+                meta or {}, end_of_epoch, partial_name, verbosity
+            )
             ddp_barrier()  # every process has written its files
             if not if_main_process():
                 return None

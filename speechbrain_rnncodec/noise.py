@@ -68,7 +68,8 @@ def mix_at_snr(clean, noise, snr_db):
     -------
     >>> clean, noise = torch.randn(1000), torch.randn(1000)
     >>> mixed = mix_at_snr(clean, noise, 10.0)
-    >>> round(float(10 * torch.log10(clean.pow(2).sum() / (mixed - clean).pow(2).sum())), 3)
+    >>> snr = clean.pow(2).sum() / (mixed - clean).pow(2).sum()
+    >>> round(float(10 * torch.log10(snr)), 3)
     10.0
     """
     speech_power = clean.pow(2).mean()

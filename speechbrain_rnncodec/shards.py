@@ -2,13 +2,13 @@
 
 :func:`write_shards` packs the utterances of SpeechBrain CSV manifests
 (``ID, wav, spk_id, wrd``, as ``librispeech_prepare`` writes them) or of
-LibriSpeech-layout folders into tar shards, each utterance as ``<ID>.flac`` (the original file's
-bytes) and ``<ID>.json`` (duration, speaker, words). A shard is written
-under a ``.partial`` name and renamed when complete, so a killed run leaves
-no shard that looks whole. :func:`crop_loader` streams random crops of the
-shards (local paths or ``pipe:``/``http`` URLs, brace patterns such as
-``train-{000000..000099}.tar``) for training, split between DDP processes
-and dataloader workers.
+LibriSpeech-layout folders into tar shards, each utterance as ``<ID>.flac``
+(the original file's bytes) and ``<ID>.json`` (duration, speaker, words). A
+shard is written under a ``.partial`` name and renamed when complete, so a
+killed run leaves no shard that looks whole. :func:`crop_loader` streams
+random crops of the shards (local paths or ``pipe:``/``http`` URLs, brace
+patterns such as ``train-{000000..000099}.tar``) for training, split between
+DDP processes and dataloader workers.
 
 Authors
  * speechbrain_rnncodec team 2026

@@ -26,7 +26,8 @@ RUN = textwrap.dedent("""
         digest.update(codec.compress(wav, bitrate=1.5))
     # All at once: one padded batch, relative lengths.
     longest = max(len(w) for w in wavs)
-    batch = torch.stack([torch.nn.functional.pad(w, (0, longest - len(w))) for w in wavs])
+    pad = torch.nn.functional.pad
+    batch = torch.stack([pad(w, (0, longest - len(w))) for w in wavs])
     lens = torch.tensor([len(w) / longest for w in wavs])
     tokens, _ = codec.encode(batch, lens, bitrate=6.0)
     for single, row in zip(singles, tokens):

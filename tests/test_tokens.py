@@ -2,6 +2,7 @@
 
 import csv
 import pathlib
+
 import numpy as np
 import pytest
 

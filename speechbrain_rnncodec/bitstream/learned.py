@@ -6,8 +6,9 @@ The encoder and the decoder run the same code on the same weights, one
 frame at a time, so they compute the same tables; the weights live in
 ``token_prior.npz`` (plain arrays and a JSON document, loaded without
 pickle). Codebooks beyond the prior's ``modelled_codebooks`` are coded
-uniformly. The prior runs in float32 (twice as fast as float64 here). The id written in file headers is ``prior1-`` and the first 16
-hex digits of the SHA-256 of the arrays.
+uniformly. The prior runs in float32 (twice as fast as float64 here). The
+id written in file headers is ``prior1-`` and the first 16 hex digits of the
+SHA-256 of the arrays.
 
 Tables are bit-identical between runs of the same software on the same
 kind of CPU. Like every floating-point learned entropy model (EnCodec's

@@ -390,7 +390,8 @@ class GaussianVAEBottleneck(NestedBottleneck):
         if len(target_bitrates) != len(self.train_num_quantizers):
             raise ValueError("one target bitrate per trained channel count")
         self.max_symbol = max_symbol
-        self.targets = dict(zip(self.train_num_quantizers, target_bitrates))
+        counts = self.train_num_quantizers
+        self.targets = dict(zip(counts, target_bitrates, strict=True))
         self.rate_control = rate_control
         self.context = torch.nn.Linear(num_quantizers, 2 * num_quantizers)
         torch.nn.init.zeros_(self.context.weight)

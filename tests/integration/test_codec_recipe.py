@@ -90,7 +90,8 @@ def test_unknown_checkpoint_metric_is_refused(tmp_path):
     cmd = recipe_command("rnn_vq.yaml", tmp_path, "--debug", "--checkpoint_metric=wer")
     proc = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0
-    assert "checkpoint_metric must be loss or pesq, not wer" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "checkpoint_metric must be loss or pesq, not wer" in out
 
 
 def test_new_run_starts_from_exported_weights(tmp_path):

@@ -30,10 +30,11 @@ def dataio_prepare(hparams):
     """Datasets from the CSV manifests written by the data preparation.
 
     ``train`` (the merged training splits; absent when training reads
-    ``train_shards``) yields random crops of ``segment_seconds``; ``valid`` (the first dev split) yields the first
-    ``valid_max_seconds`` of each utterance, to keep validation cheap; each
-    dev and test split also gets a dataset of whole utterances, named after
-    the split, for the final evaluation.
+    ``train_shards``) yields random crops of ``segment_seconds``; ``valid``
+    (the first dev split) yields the first ``valid_max_seconds`` of each
+    utterance, to keep validation cheap; each dev and test split also gets a
+    dataset of whole utterances, named after the split, for the final
+    evaluation.
 
     Arguments
     ---------
