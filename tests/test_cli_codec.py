@@ -19,11 +19,17 @@ from speechbrain_rnncodec import cli
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.bitstream.container import RNCReader
 from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.inference import RNNCodec
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 RNCCODEC = [sys.executable, "-m", "speechbrain_rnncodec.cli"]
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return RNNCodec.from_hparams()
 
 
 @pytest.fixture

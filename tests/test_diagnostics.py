@@ -16,10 +16,16 @@ from speechbrain_rnncodec.diagnostics import (
     phase_diagnostics,
     synthesize,
 )
+from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.metrics import pesq_wb
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEV = ROOT / "tests" / "samples" / "LibriSpeech" / "dev-clean-5"
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return RNNCodec.from_hparams()
 
 
 @pytest.fixture(scope="module")
