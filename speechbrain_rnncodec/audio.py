@@ -100,7 +100,7 @@ def read_audio(path, sample_rate=16000, start=0.0, duration=None):
     try:
         with sf.SoundFile(str(path)) as f:
             rate = f.samplerate
-            f.seek(int(start * rate))
+            f.seek(int(round(start * rate)))
             frames = -1 if duration is None else int(round(duration * rate))
             data = f.read(frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:

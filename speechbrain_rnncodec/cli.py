@@ -62,6 +62,8 @@ def cmd_bench(args):
         return bench_compression(args, codec)
     if args.phase:
         return bench_phase(args, codec)
+    if args.pitch:
+        return bench_pitch(args, codec)
     wav = read_audio(args.input or SAMPLE, codec.sample_rate)
     wav = wav.repeat(max(1, round(args.seconds * codec.sample_rate / len(wav))))
     result = measure_speed(codec, wav, args.repeats)
@@ -138,6 +140,42 @@ def bench_phase(args, codec):
             f"{b['band']:>14} {b['phase']:>10.3f} {b['advance']:>12.3f} "
             f"{b['energy']:>7.3f}"
         )
+    return 0
+
+
+def bench_pitch(args, codec):
+    """``rnncodec bench --pitch FOLDER``: the source-filter decoder's F0
+    against the reference tracker, and what its errors cost."""
+    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.diagnostics import pitch_diagnostics
+    from speechbrain_rnncodec.evaluate import find_utterances
+
+    utts = find_utterances(args.pitch, args.max_utterances or 20)
+    wavs = [read_audio(u.path, codec.sample_rate, duration=args.seconds) for u in utts]
+    bitrate = args.bitrate or max(codec.bitrates)
+    result = pitch_diagnostics(codec, wavs, bitrate)
+    err = result["decoder"]
+    print(f"command: rnncodec {' '.join(sys.argv[1:])}")
+    print(
+        f"{len(wavs)} utterances of {args.pitch}, at most {args.seconds:g} s each, "
+        f"{bitrate:g} kbps; {err['frames']} voiced frames of the reference"
+    )
+    print(
+        f"decoder F0 against the reference: gross errors (> 20 %) "
+        f"{100 * err['gross']:.1f} %, fine error {err['cents']:.1f} cents "
+        f"(median), voicing errors {100 * err['voicing']:.1f} %"
+    )
+    print(f"{'what is decoded':>48} {'PESQ-WB':>8} {'STOI':>6}")
+    for r in result["rows"]:
+        print(f"{r['what']:>48} {r['pesq']:>8.3f} {r['stoi']:>6.3f}")
+    for t in result["trackers"]:
+        line = f"tracker {t['name']}: {t['x_realtime']:.1f}x real time"
+        if "against" in t:
+            line += (
+                f"; against {t['against']}: gross {100 * t['gross']:.1f} %, fine "
+                f"{t['cents']:.1f} cents, voicing {100 * t['voicing']:.1f} %"
+            )
+        print(line)
     return 0
 
 
@@ -409,7 +447,8 @@ def build_parser():
     bench.add_argument(
         "--max-utterances",
         type=int,
-        help="with --compression or --phase: use N files (--phase: 20)",
+        help="with --compression, --phase or --pitch: use N files (--phase, "
+        "--pitch: 20)",
     )
     bench.add_argument(
         "--phase",
@@ -417,7 +456,15 @@ def build_parser():
         help="magnitude or phase: oracle swaps, Griffin-Lim and phase agreement "
         "on the first --seconds of the utterances of FOLDER",
     )
-    bench.add_argument("--bitrate", type=float, help="with --phase (default: highest)")
+    bench.add_argument(
+        "--pitch",
+        metavar="FOLDER",
+        help="source-filter decoder: its F0 against the reference tracker and "
+        "the PESQ-WB its errors cost, on the first --seconds of FOLDER's utterances",
+    )
+    bench.add_argument(
+        "--bitrate", type=float, help="with --phase or --pitch (default: highest)"
+    )
     bench.add_argument(
         "--load",
         metavar="WORKDIR",

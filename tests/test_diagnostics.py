@@ -14,6 +14,7 @@ from speechbrain_rnncodec.diagnostics import (
     decoder_spectra,
     phase_agreement,
     phase_diagnostics,
+    pitch_diagnostics,
     synthesize,
 )
 from speechbrain_rnncodec.inference import RNNCodec
@@ -84,3 +85,46 @@ def test_bench_phase_command(codec, monkeypatch, capsys):
     assert "2 utterances" in out and "1.5 kbps" in out
     assert "Griffin-Lim x100 on the decoded magnitude" in out
     assert "0-200 Hz" in out and "3200-8000 Hz" in out
+
+
+@pytest.fixture(scope="module")
+def source_filter_codec(tmp_path_factory):
+    """An untrained source-filter model in a hub folder (random weights)."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechbrain_rnncodec.export import export_checkpoint
+
+    hparams_file = ROOT / "hparams" / "rnn_sf_16k.yaml"
+    ckpt = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    with open(hparams_file, encoding="utf-8") as fin:
+        modules = load_hyperpyyaml(fin)["modules"]
+    for name, module in modules.items():
+        torch.save(module.state_dict(), ckpt / f"{name}.ckpt")
+    hub = export_checkpoint(ckpt, hparams_file, tmp_path_factory.mktemp("hub") / "sf")
+    return RNNCodec.from_hparams(source=str(hub))
+
+
+def test_bench_pitch_command(source_filter_codec, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "load_codec", lambda args: source_filter_codec)
+    args = ["bench", "--pitch", str(DEV), "--max-utterances", "2", "--seconds", "2"]
+    assert cli.main(args + ["--bitrate", "1.5"]) == 0
+    out = capsys.readouterr().out
+    assert "2 utterances" in out and "1.5 kbps" in out
+    assert "decoded with the predicted pitch" in out
+    assert "decoded with the reference pitch" in out
+    assert "tracker FCPE (reference)" in out
+
+
+def test_pitch_diagnostics_score_an_untrained_decoder_as_such(source_filter_codec):
+    wavs = [read_audio(path, duration=2.0) for path in sorted(DEV.rglob("*.flac"))]
+    result = pitch_diagnostics(source_filter_codec, wavs, 6.0)
+    # Untrained: the F0 sits near its initial 150 Hz, far from both speakers'.
+    assert result["decoder"]["gross"] > 0.3
+    assert result["decoder"]["frames"] > 100
+    assert all(0 <= r["stoi"] <= 1 for r in result["rows"])
+
+
+def test_pitch_diagnostics_refuse_a_decoder_without_pitch(codec, speech):
+    with pytest.raises(ValueError, match="no pitch"):
+        pitch_diagnostics(codec, [speech], 6.0)

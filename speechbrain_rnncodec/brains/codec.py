@@ -15,12 +15,57 @@ from speechbrain.dataio.dataio import length_to_mask
 from speechbrain_rnncodec.distributed import check_replicas_in_sync
 from speechbrain_rnncodec.lobes.streaming import decode_latents, encode_latents, unwrap
 from speechbrain_rnncodec.metrics import quality_stats
+from speechbrain_rnncodec.pitch import pitch_errors
 
 logger = logging.getLogger(__name__)
 
 
 # checkpoint_metric -> how Checkpointer ranks checkpoints
 CHECKPOINT_KEYS = {"loss": {"min_key": "loss"}, "pesq": {"max_key": "pesq"}}
+
+
+def pitch_masks(reference, lens):
+    """Frames inside each length [B, N], and those voiced in the reference."""
+    frames = length_to_mask(lens * reference.shape[1], reference.shape[1]).bool()
+    return frames, frames & (reference[..., 1] > 0.5)
+
+
+def pitch_losses(pitch, reference, lens):
+    """Pitch terms of a decoder that predicts pitch.
+
+    Arguments
+    ---------
+    pitch : torch.Tensor
+        Predicted controls [B, N, 2] (log F0, voicing logit).
+    reference : torch.Tensor
+        Targets [B, N', 2] (log F0, voicing), N' >= N frames.
+    lens : torch.Tensor
+        Relative lengths [B].
+
+    Returns
+    -------
+    dict
+        ``pitch``: mean absolute log-F0 error on voiced frames; ``voicing``:
+        binary cross-entropy of the voicing decision on every frame.
+    """
+    reference = reference[:, : pitch.shape[1]].to(pitch.device)
+    frames, voiced = pitch_masks(reference, lens)
+    error = (pitch[..., 0] - reference[..., 0]).abs()
+    voicing = torch.nn.functional.binary_cross_entropy_with_logits(
+        pitch[..., 1], reference[..., 1], reduction="none"
+    )
+    return {
+        "pitch": (error * voiced).sum() / voiced.sum().clamp(min=1),
+        "voicing": (voicing * frames).sum() / frames.sum().clamp(min=1),
+    }
+
+
+def batch_pitch_errors(pitch, reference, lens):
+    """Gross error rate, fine error (cents) and voicing error of a batch."""
+    reference = reference[:, : pitch.shape[1]].to(pitch.device)
+    frames, _ = pitch_masks(reference, lens)
+    errors = pitch_errors(pitch.detach(), reference, frames)
+    return {f"f0_{k}": v for k, v in errors.items() if k != "frames"}
 
 
 class CodecBrain(sb.Brain):
@@ -45,6 +90,11 @@ class CodecBrain(sb.Brain):
     :class:`~speechbrain_rnncodec.noise.NoiseMixer`), the codec codes a
     noisy copy of each batch and is scored against the clean speech: a
     denoising codec (validation noise is seeded by the batch's IDs).
+    A decoder that predicts pitch (``predicts_pitch``, the source-filter
+    decoder) needs the reference ``pitch`` in each batch (see
+    :mod:`speechbrain_rnncodec.pitch`) and the ``pitch`` and ``voicing``
+    loss weights; with ``teacher_forcing`` the reference pitch drives its
+    excitation in training (evaluation always uses the predicted pitch).
     ``checkpoint_metric`` ranks the kept checkpoints: ``loss`` (lowest
     valid loss) or ``pesq`` (highest valid PESQ-WB, averaged over the
     bitrates); both are recorded in every checkpoint.
@@ -72,7 +122,7 @@ class CodecBrain(sb.Brain):
         return unwrap(self.modules.quantizer)
 
     # ------------------------------------------------------------------ model
-    def reconstruct(self, wavs, lens, num_quantizers=None):
+    def reconstruct(self, wavs, lens, num_quantizers=None, teacher_pitch=None):
         """Encodes, quantizes and decodes a padded batch.
 
         Arguments
@@ -83,6 +133,9 @@ class CodecBrain(sb.Brain):
             Relative lengths [B].
         num_quantizers : int, optional
             Codebooks to use (in eval, or with a frozen quantizer).
+        teacher_pitch : torch.Tensor, optional
+            Reference pitch [B, N, 2] that drives the excitation of a
+            decoder that predicts pitch (training with teacher forcing).
 
         Returns
         -------
@@ -90,16 +143,32 @@ class CodecBrain(sb.Brain):
             Waveforms [B, T], zero beyond each length.
         bottleneck : QuantizerOutput
             Codes, the bottleneck's loss and its statistics.
+        pitch : torch.Tensor or None
+            The decoder's pitch controls [B, N, 2] (log F0, voicing logit),
+            None for a decoder without pitch.
         """
         latents = encode_latents(self.modules.encoder, wavs)
         mask = length_to_mask(
             torch.ceil(lens * latents.shape[1]), latents.shape[1]
         ).bool()
         bottleneck = self.modules.quantizer(latents, num_quantizers, mask=mask)
-        decoded = decode_latents(self.modules.decoder, bottleneck.quantized)
+        pitch = None
+        if self.predicts_pitch:
+            wav, state = self.modules.decoder(
+                bottleneck.quantized, teacher_pitch=teacher_pitch
+            )
+            decoded = torch.cat([wav, unwrap(self.modules.decoder).flush(state)], 1)
+            pitch = state.pitch
+        else:
+            decoded = decode_latents(self.modules.decoder, bottleneck.quantized)
         decoded = decoded[:, : wavs.shape[1]]
         sample_mask = length_to_mask(lens * wavs.shape[1], wavs.shape[1])
-        return decoded * sample_mask, bottleneck
+        return decoded * sample_mask, bottleneck, pitch
+
+    @property
+    def predicts_pitch(self):
+        """Whether the decoder predicts a pitch track (source-filter)."""
+        return getattr(unwrap(self.modules.decoder), "predicts_pitch", False)
 
     def compute_forward(self, batch, stage):
         """Reconstructs the batch (at every validation bitrate in eval).
@@ -115,7 +184,8 @@ class CodecBrain(sb.Brain):
         -------
         dict
             Bitrate label (``"train"`` in training, ``"<kbps>kbps"`` in
-            eval) -> (decoded, bottleneck output).
+            eval) -> (decoded, bottleneck output, pitch controls or None).
+            Evaluation always decodes with the predicted pitch.
         """
         batch = batch.to(self.device)
         wavs, lens = batch.sig
@@ -133,7 +203,10 @@ class CodecBrain(sb.Brain):
                 self.modules[name].eval()
             if "quantizer" in frozen:
                 num_quantizers = random.choice(self.quantizer.train_num_quantizers)
-            return {"train": self.reconstruct(wavs, lens, num_quantizers)}
+            teacher = None
+            if self.predicts_pitch and self.hparams.teacher_forcing:
+                teacher = batch.pitch.data
+            return {"train": self.reconstruct(wavs, lens, num_quantizers, teacher)}
         return {
             f"{kbps:g}kbps": self.reconstruct(
                 wavs, lens, self.quantizer.num_quantizers_for(kbps)
@@ -141,7 +214,7 @@ class CodecBrain(sb.Brain):
             for kbps in self.hparams.valid_bitrates
         }
 
-    def reconstruction_losses(self, decoded, wavs, bottleneck):
+    def reconstruction_losses(self, decoded, wavs, bottleneck, pitch=None, batch=None):
         """Weighted loss terms of one reconstruction (no adversarial terms).
 
         Arguments
@@ -152,6 +225,13 @@ class CodecBrain(sb.Brain):
             Target waveforms [B, T].
         bottleneck : QuantizerOutput
             Output of the bottleneck.
+        pitch : torch.Tensor, optional
+            The decoder's pitch controls [B, N, 2]; with them, ``batch``
+            must hold the reference ``pitch`` and the loss gains the terms
+            ``pitch`` (L1 of log F0 on voiced frames) and ``voicing``
+            (binary cross-entropy).
+        batch : PaddedBatch, optional
+            The batch (for the reference pitch).
 
         Returns
         -------
@@ -161,6 +241,8 @@ class CodecBrain(sb.Brain):
         terms = self.hparams.spectral_loss(decoded, wavs)
         terms["waveform"] = (decoded - wavs).abs().mean()
         terms["bottleneck"] = bottleneck.loss
+        if pitch is not None:
+            terms.update(pitch_losses(pitch, *batch.pitch))
         weights = self.hparams.loss_weights
         terms["loss"] = sum(weights[k] * terms[k] for k in list(terms))
         return terms
@@ -184,10 +266,13 @@ class CodecBrain(sb.Brain):
         """
         wavs, lens = batch.sig
         wavs = wavs.to(self.device)
-        for label, (decoded, bottleneck) in predictions.items():
-            terms = self.reconstruction_losses(decoded, wavs, bottleneck)
-            self._log(terms, prefix="" if stage == sb.Stage.TRAIN else f"{label}_")
+        for label, (decoded, bottleneck, pitch) in predictions.items():
+            terms = self.reconstruction_losses(decoded, wavs, bottleneck, pitch, batch)
+            prefix = "" if stage == sb.Stage.TRAIN else f"{label}_"
+            self._log(terms, prefix=prefix)
             self._log(bottleneck.stats)
+            if pitch is not None and stage != sb.Stage.TRAIN:
+                self._log(batch_pitch_errors(pitch, *batch.pitch), prefix=prefix)
             if stage != sb.Stage.TRAIN:
                 for metric in self.metrics[label].values():
                     metric.append(batch.id, decoded, wavs, lens)
@@ -243,7 +328,9 @@ class CodecBrain(sb.Brain):
         wavs = wavs.to(self.device)
         disc = self.modules.discriminator
         with self.training_ctx:
-            decoded, bottleneck = self.compute_forward(batch, sb.Stage.TRAIN)["train"]
+            decoded, bottleneck, pitch = self.compute_forward(batch, sb.Stage.TRAIN)[
+                "train"
+            ]
             scores_fake, _ = disc(decoded.detach().unsqueeze(1))
             scores_real, _ = disc(wavs.unsqueeze(1))
             loss_d = self.hparams.discriminator_loss(scores_fake, scores_real)["D_loss"]
@@ -251,7 +338,7 @@ class CodecBrain(sb.Brain):
 
         disc.requires_grad_(False)
         with self.training_ctx:
-            terms = self.reconstruction_losses(decoded, wavs, bottleneck)
+            terms = self.reconstruction_losses(decoded, wavs, bottleneck, pitch, batch)
             scores_fake, feats_fake = disc(decoded.unsqueeze(1))
             with torch.no_grad():
                 _, feats_real = disc(wavs.unsqueeze(1))

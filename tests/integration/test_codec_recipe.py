@@ -50,6 +50,7 @@ LOGGED = {
     "rnn_vqvae.yaml": "train perplexity",
     "rnn_vae.yaml": "train kbps_32",
     "rnn_vq_denoise.yaml": "train perplexity_1",
+    "rnn_sf.yaml": "valid 3kbps_f0_gross",
 }
 
 

@@ -12,9 +12,12 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import csv
+import os
 import random
 import sys
 
+import numpy as np
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
@@ -23,6 +26,7 @@ from speechbrain.utils.distributed import run_on_main
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.brains.codec import CodecBrain
 from speechbrain_rnncodec.export import load_hub_weights
+from speechbrain_rnncodec.pitch import cache_pitch, pitch_targets
 from speechbrain_rnncodec.shards import crop_loader
 
 
@@ -30,11 +34,14 @@ def dataio_prepare(hparams):
     """Datasets from the CSV manifests written by the data preparation.
 
     ``train`` (the merged training splits; absent when training reads
-    ``train_shards``) yields random crops of ``segment_seconds``; ``valid``
+    ``train_shards``) yields random crops of ``segment_seconds`` starting
+    on the decoder's hop; ``valid``
     (the first dev split) yields the first ``valid_max_seconds`` of each
     utterance, to keep validation cheap; each dev and test split also gets a
     dataset of whole utterances, named after the split, for the final
-    evaluation.
+    evaluation. For a decoder that predicts pitch, every item also has
+    ``pitch``, the reference targets of :func:`~speechbrain_rnncodec.pitch.
+    pitch_targets` at the decoder's frames.
 
     Arguments
     ---------
@@ -49,26 +56,43 @@ def dataio_prepare(hparams):
     rate = hparams["sample_rate"]
     segment = hparams["segment_seconds"]
     folder = hparams["output_folder"]
+    decoder = hparams["decoder"]
+    # A decoder that predicts pitch learns from the cached reference track.
+    pitch_folder = hparams["pitch_folder"] if decoder_predicts_pitch(hparams) else None
+    outputs = ["id", "sig"] + (["pitch"] if pitch_folder else [])
 
-    @sb.utils.data_pipeline.takes("wav", "duration")
-    @sb.utils.data_pipeline.provides("sig")
-    def random_crop(wav, duration):
-        start = random.uniform(0.0, max(0.0, float(duration) - segment))
-        sig = read_audio(wav, rate, start=start, duration=segment)
+    def with_pitch(utt_id, start, sig):
+        """The crop's signal, and its pitch targets where the decoder needs them."""
+        if not pitch_folder:
+            return sig
+        track = np.load(f"{pitch_folder}/{utt_id}.npy")
+        frames = -(-len(sig) // decoder.samples_per_frame) * decoder.frames_per_step
+        return sig, pitch_targets(track, start, frames, decoder.istft.hop_length)
+
+    @sb.utils.data_pipeline.takes("id", "wav", "duration")
+    @sb.utils.data_pipeline.provides(*outputs[1:])
+    def random_crop(utt_id, wav, duration):
+        # Crops start on the decoder's hop, where the pitch targets lie.
+        hop = decoder.istft.hop_length
         length = int(round(segment * rate))
-        return torch.nn.functional.pad(sig, (0, max(0, length - len(sig))))[:length]
+        start = hop * random.randint(
+            0, max(0, int(float(duration) * rate) - length) // hop
+        )
+        sig = read_audio(wav, rate, start=start / rate, duration=segment)
+        sig = torch.nn.functional.pad(sig, (0, max(0, length - len(sig))))[:length]
+        return with_pitch(utt_id, start, sig)
 
     def head(max_seconds):
-        @sb.utils.data_pipeline.takes("wav")
-        @sb.utils.data_pipeline.provides("sig")
-        def read(wav):
-            return read_audio(wav, rate, duration=max_seconds)
+        @sb.utils.data_pipeline.takes("id", "wav")
+        @sb.utils.data_pipeline.provides(*outputs[1:])
+        def read(utt_id, wav):
+            return with_pitch(utt_id, 0, read_audio(wav, rate, duration=max_seconds))
 
         return read
 
     def dataset(csv, pipeline):
         return sb.dataio.dataset.DynamicItemDataset.from_csv(
-            f"{folder}/{csv}", dynamic_items=[pipeline], output_keys=["id", "sig"]
+            f"{folder}/{csv}", dynamic_items=[pipeline], output_keys=outputs
         )
 
     datasets = {}
@@ -82,6 +106,23 @@ def dataio_prepare(hparams):
         whole = dataset(f"{split}.csv", head(None))
         datasets[split] = whole.filtered_sorted(sort_key="duration", reverse=True)
     return datasets
+
+
+def decoder_predicts_pitch(hparams):
+    """Whether the decoder learns a pitch track (source-filter decoder)."""
+    return getattr(hparams["decoder"], "predicts_pitch", False)
+
+
+def cache_reference_pitch(hparams):
+    """Tracks the reference pitch of every manifest's utterances once."""
+    splits = ["train"] + hparams["dev_splits"] + hparams["test_splits"]
+    rows = []
+    for split in splits:
+        path = f"{hparams['output_folder']}/{split}.csv"
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fin:
+                rows += [(row["ID"], row["wav"]) for row in csv.DictReader(fin)]
+    cache_pitch(rows, hparams["pitch_folder"], read_audio)
 
 
 if __name__ == "__main__":
@@ -113,6 +154,10 @@ if __name__ == "__main__":
             "skip_prep": hparams["skip_prep"],
         },
     )
+    if decoder_predicts_pitch(hparams):
+        if hparams["train_shards"]:
+            raise ValueError("shards carry no reference pitch: use train_splits")
+        run_on_main(cache_reference_pitch, args=[hparams])
     datasets = dataio_prepare(hparams)
 
     if hparams["init_from"] and not hparams["checkpointer"].list_checkpoints():
