@@ -12,10 +12,18 @@ import tempfile
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from speechbrain_rnncodec.identity import model_hash
+
 TRAINING_DATA = (
     "LibriSpeech (English read audiobooks, 16 kHz): train-clean-5 plus "
     "train-clean-100-extra (112 speakers of train-clean-100), "
     "random 1.28 s crops; model selection on dev-clean-5."
+)
+
+
+IDENTITY_COMMENT = (
+    "# Identity of this model (weights + architecture), recorded at export:",
+    "# .rnc files and token priors name it (docs/format.md, Model hash).",
 )
 
 
@@ -82,7 +90,14 @@ def export_checkpoint(
                     for k, v in state.items()
                 }
             torch.save(state, tmp / f"{name}.ckpt")
-        shutil.copyfile(hparams_file, tmp / "hyperparams.yaml")
+            module.load_state_dict(state)  # the weights as inference loads them
+        yaml_text = pathlib.Path(hparams_file).read_text(encoding="utf-8")
+        (tmp / "hyperparams.yaml").write_text(
+            with_identity(
+                yaml_text, out_dir.name, model_hash(yaml_text, hparams["modules"])
+            ),
+            encoding="utf-8",
+        )
         card = model_card(hparams, training_data, metrics_markdown)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         if out_dir.exists():
@@ -92,6 +107,43 @@ def export_checkpoint(
         if tmp.exists():
             shutil.rmtree(tmp)
     return out_dir
+
+
+def with_identity(yaml_text, model_id, digest):
+    """The hub yaml with the model's identity recorded (``model_id`` and
+    ``model_hash``, replacing earlier ones).
+
+    Arguments
+    ---------
+    yaml_text : str
+        A hub ``hyperparams.yaml``.
+    model_id : str
+        The model's name (the hub folder's, e.g. ``rnn_vq_16k``).
+    digest : bytes
+        The model's hash (:func:`~speechbrain_rnncodec.identity.model_hash`).
+
+    Returns
+    -------
+    str
+        The yaml text.
+
+    Example
+    -------
+    >>> text = with_identity("a: 1\\nmodel_hash: '00'\\n", "m_16k", bytes(2))
+    >>> text.splitlines()[0], text.splitlines()[-2:]
+    ('a: 1', ["model_id: 'm_16k'", "model_hash: '0000'"])
+    """
+    lines = [
+        line
+        for line in yaml_text.rstrip("\n").splitlines()
+        if not line.startswith(("model_hash:", "model_id:"))
+        and line not in IDENTITY_COMMENT
+    ]
+    return "\n".join(
+        lines
+        + ["", *IDENTITY_COMMENT]
+        + [f"model_id: '{model_id}'", f"model_hash: '{digest.hex()}'", ""]
+    )
 
 
 def _rnn(module):

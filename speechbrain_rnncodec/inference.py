@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 def _fetch_entropy_files(source, savedir, fetch_kw):
-    """Fetches the optional entropy models of a remote hub repo next to its
-    checkpoints (a repo without them codes uniformly)."""
+    """Fetches the optional entropy models of a hub repo or folder next to
+    its checkpoints (a model without them codes uniformly)."""
     from speechbrain_rnncodec.bitstream.entropy import FREQUENCY_FILE
     from speechbrain_rnncodec.bitstream.learned import PRIOR_FILE
 
@@ -142,7 +142,8 @@ class RNNCodec(Pretrained):
             msg = f"cannot fetch {name}.ckpt of {source}: {err}"
             raise FileNotFoundError(msg) from err
         pretrainer.load_collected()
-        if not local.is_dir():
+        if savedir is not None or not local.is_dir():
+            # Beside the checkpoints, where the codec looks for them.
             _fetch_entropy_files(source, savedir, fetch_kw)
         return cls(modules=hparams["modules"], hparams=hparams, **kwargs)
 

@@ -264,7 +264,9 @@ def test_huggingface_repo_id_offline(tmp_path, monkeypatch):
     assert proc.returncode == 0 and "HF-OK" in proc.stdout, proc.stderr[-3000:]
 
 
-@pytest.mark.parametrize("name", ["rnn_ae_16k", "rnn_vqvae_16k", "rnn_vae_16k"])
+@pytest.mark.parametrize(
+    "name", ["rnn_ae_16k", "rnn_vqvae_16k", "rnn_vae_16k", "rnn_sf_16k"]
+)
 def test_every_bottleneck_exports_and_codes_files(tmp_path, name):
     """The bottlenecks of issue 8 load from a hub folder like the default
     model and make .rnc files that decode to what their tokens decode to;

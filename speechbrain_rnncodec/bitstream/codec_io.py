@@ -40,6 +40,7 @@ from speechbrain_rnncodec.bitstream.wavstream import (
     to_pcm16,
     wav_header,
 )
+from speechbrain_rnncodec.identity import declared_identity
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +69,14 @@ def _hash_file(digest, name, path):
 def model_fingerprint(codec):
     """``(model_id, hash)`` of a loaded codec, computed once per model.
 
-    The hash is the first 16 bytes of a SHA-256 over, in order,
-    ``hyperparams.yaml`` then each checkpoint in name order, every file
-    as ``name NUL size(uint64 LE) bytes``. The id is the hub folder's
-    name. A codec built without files hashes its state dict instead.
+    The hash and id are the ``model_hash`` and ``model_id`` its hub yaml
+    records (:mod:`speechbrain_rnncodec.identity`: weights and
+    architecture, written by the export). A hub folder that records none (exported
+    before model hashes were recorded) hashes its files as it always did:
+    the first 16 bytes of a SHA-256 over ``hyperparams.yaml`` then each
+    checkpoint in name order, every file as ``name NUL size(uint64 LE)
+    bytes``, and its id is the folder's name. A codec built without files
+    hashes its state dict.
 
     Arguments
     ---------
@@ -86,10 +91,15 @@ def model_fingerprint(codec):
     cached = getattr(codec, "_rnc_fingerprint", None)
     if cached is not None:
         return cached
+    folder = model_folder(codec)
+    declared_id, declared = declared_identity(codec.hparams)
+    if declared is not None:
+        result = (declared_id or "unnamed", declared)
+        codec._rnc_fingerprint = result
+        return result
     digest = hashlib.sha256()
     pretrainer = getattr(codec.hparams, "pretrainer", None)
     paths = dict(getattr(pretrainer, "paths", None) or {})
-    folder = model_folder(codec)
     try:
         if not paths:
             raise FileNotFoundError
