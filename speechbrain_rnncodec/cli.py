@@ -343,8 +343,8 @@ def cmd_shards(args):
 
 def cmd_generate(args):
     """``rnncodec generate``: speech sampled from the codec's prior."""
+    from speechbrain_rnncodec.atomic import write_bytes
     from speechbrain_rnncodec.audio import read_audio
-    from speechbrain_rnncodec.demo import write_atomic
     from speechbrain_rnncodec.generate import generate
     from speechbrain_rnncodec.report import wav_bytes
 
@@ -360,7 +360,7 @@ def cmd_generate(args):
             codec, args.seconds, args.bitrate, prompt, seed, args.temperature
         )
         path = args.output if args.count == 1 else _numbered(args.output, i)
-        write_atomic(path, wav_bytes(wav, codec.sample_rate))
+        write_bytes(path, wav_bytes(wav, codec.sample_rate))
         line = f"{path}: {len(wav) / codec.sample_rate:.2f} s (seed {seed})"
         if args.page:
             from speechbrain_rnncodec.metrics import dnsmos_scores

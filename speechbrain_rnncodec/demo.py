@@ -4,32 +4,16 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
-import os
 import pathlib
-import tempfile
 
 import torch
 from speechbrain.dataio.dataio import write_audio
 
+from speechbrain_rnncodec.atomic import write_bytes
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.metrics import pesq_wb, stoi
 
 SAMPLE = pathlib.Path(__file__).parent / "samples" / "1970-28415-0023.flac"
-
-
-def write_atomic(path, data):
-    """Writes ``data`` (bytes) to ``path`` through a temp file + rename."""
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fout:
-            fout.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
 
 
 def run_demo(codec, output_folder, path=SAMPLE):
@@ -73,7 +57,7 @@ def run_demo(codec, output_folder, path=SAMPLE):
     for bitrate in codec.bitrates:
         name = f"rnncodec@{bitrate:g}"
         compressed = output / f"{stem}_{bitrate:g}kbps.rnc"
-        write_atomic(compressed, codec.compress(wav, bitrate=bitrate))
+        write_bytes(compressed, codec.compress(wav, bitrate=bitrate))
         data = compressed.read_bytes()
         kbps = len(data) * 8 / seconds / 1000
         decoded = codec.decompress(data)[None]

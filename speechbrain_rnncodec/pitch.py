@@ -23,7 +23,7 @@ import pathlib
 import numpy as np
 import torch
 
-from speechbrain_rnncodec.demo import write_atomic
+from speechbrain_rnncodec.atomic import write_bytes
 
 TRACKER_HOP = 160  # samples at 16 kHz: 10 ms
 TRACKER_RATE = 16000
@@ -107,7 +107,7 @@ def cache_pitch(rows, folder, read):
             continue
         buffer = io.BytesIO()
         np.save(buffer, tracker(read(path)))
-        write_atomic(target, buffer.getvalue())
+        write_bytes(target, buffer.getvalue())
         done += 1
     return done
 

@@ -18,9 +18,10 @@ import functools
 import json
 import os
 import pathlib
-import tempfile
 
 import numpy as np
+
+from speechbrain_rnncodec.atomic import atomic_open
 
 INFO_FILE = "tokens.json"
 
@@ -37,17 +38,9 @@ def _load(source, bitrate):
 
 
 def save_array(array, path):
-    """Writes ``array`` to ``path`` (.npy) through a temporary file."""
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as fout:
-            np.save(fout, array)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Writes ``array`` to ``path`` (.npy) whole or not at all."""
+    with atomic_open(path) as fout:
+        np.save(fout, array)
 
 
 def _encode(codec, wav, out, bitrate):
@@ -161,14 +154,11 @@ def extract_tokens(
     written = []
     for name, rows in tables:
         out = folder / name
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fout:
+        with atomic_open(out, "w", newline="", encoding="utf-8") as fout:
             fields = list(rows[0]) if rows else ["ID", "wav", "tokens_file"]
             writer = csv.DictWriter(fout, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
         written.append(out)
     return written
 

@@ -17,10 +17,10 @@ import os
 import pathlib
 import struct
 import sys
-import tempfile
 
 import soundfile as sf
 
+from speechbrain_rnncodec.atomic import atomic_path
 from speechbrain_rnncodec.bitstream.container import RNCReader
 from speechbrain_rnncodec.bitstream.entropy import FREQUENCY_FILE
 
@@ -72,28 +72,16 @@ def is_audio(path):
 
 
 @contextlib.contextmanager
-def atomic_path(path):
-    """Yields a temp path next to ``path`` (same suffix); renames it to
-    ``path`` on success, deletes it on any failure."""
+def atomic_output(path):
+    """:func:`~speechbrain_rnncodec.atomic.atomic_path` for an output the
+    user named, with a clear error where it cannot be written."""
     path = pathlib.Path(path)
     if path.is_dir():
         raise CommandError(f"{path} is a folder; give a file name")
     if not path.parent.is_dir():
         raise CommandError(f"cannot write {path}: no folder {path.parent}")
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent,
-        prefix=f".{path.stem}.",
-        suffix=path.suffix,
-    )
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def load_codec(args):
@@ -229,7 +217,7 @@ def _encode_one(codec, args, source, target, notice):
             notice=notice,
             **options,
         )
-    with atomic_path(target) as tmp, open(tmp, "wb") as out:
+    with atomic_output(target) as tmp, open(tmp, "wb") as out:
         writer = encode_stream(
             codec, chunks, rate, channels, out, name=name, notice=notice, **options
         )
@@ -284,7 +272,7 @@ def _decode_one(codec, args, source, target, warn):
                 f"cannot write {target}: unknown audio format {ext or '(none)'} "
                 "(use .wav, .flac, ...)"
             )
-        tmp = stack.enter_context(atomic_path(target))
+        tmp = stack.enter_context(atomic_output(target))
 
         def opener(rate):
             handle = sf.SoundFile(tmp, "w", samplerate=rate, channels=1)

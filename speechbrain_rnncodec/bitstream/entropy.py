@@ -44,12 +44,12 @@ import abc
 import hashlib
 import json
 import logging
-import os
 import pathlib
-import tempfile
 
 import constriction
 import numpy as np
+
+from speechbrain_rnncodec.atomic import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -306,15 +306,8 @@ class FrequencyModel(ContextFreeModel):
         """Writes the JSON to ``path`` (temp file in the same folder, then
         rename)."""
         path = pathlib.Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fout:
-                fout.write(self.to_json())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_open(path, "w", encoding="utf-8") as fout:
+            fout.write(self.to_json())
         return path
 
 

@@ -21,13 +21,12 @@ Authors
 
 import hashlib
 import json
-import os
 import pathlib
-import tempfile
 import zipfile
 
 import numpy as np
 
+from speechbrain_rnncodec.atomic import atomic_open
 from speechbrain_rnncodec.bitstream.entropy import (
     EntropyError,
     EntropyModel,
@@ -144,17 +143,8 @@ class LearnedPriorModel(EntropyModel):
         doc = dict(self.meta, format=PRIOR_FORMAT, version=PRIOR_VERSION)
         doc["id"], doc["floor"] = self.model_id, self.floor
         meta = np.frombuffer(json.dumps(doc, sort_keys=True).encode(), dtype=np.uint8)
-        fd, tmp = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.stem}.", suffix=".npz"
-        )
-        try:
-            with os.fdopen(fd, "wb") as fout:
-                np.savez(fout, meta=meta, **{k: self.w[k] for k in _ARRAYS})
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_open(path) as fout:
+            np.savez(fout, meta=meta, **{k: self.w[k] for k in _ARRAYS})
         return path
 
     @classmethod
