@@ -13,6 +13,7 @@ import torch
 
 from speechbrain_rnncodec import __version__
 from speechbrain_rnncodec.audio import AudioError
+from speechbrain_rnncodec.bitstream.commands import error_text
 
 
 def load_codec(args):
@@ -594,18 +595,22 @@ def main(argv=None):
     Returns
     -------
     int
-        Exit code: 0 on success, 1 on a clear error (printed in one line).
+        Exit code: 0 on success, 1 on a clear error (printed in one line),
+        2 on a usage error (no command, as argparse does for bad options).
     """
     logging.basicConfig(level=logging.WARNING, format="rnncodec: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        parser.print_usage(sys.stderr)
+        print(
+            "rnncodec: error: a command is required (rnncodec --help)", file=sys.stderr
+        )
+        return 2
     try:
         return args.handler(args)
-    except (AudioError, FileNotFoundError, ValueError) as err:
-        print(f"rnncodec: error: {err}", file=sys.stderr)
+    except (AudioError, OSError, ValueError) as err:
+        print(f"rnncodec: error: {error_text(err)}", file=sys.stderr)
         return 1
 
 

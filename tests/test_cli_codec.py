@@ -264,3 +264,22 @@ def test_fit_entropy_then_code_with_it(clip, tmp_path, fast_cli, capsys):
     assert "entropy-coded with freq1-" in one_error_line(capsys.readouterr().err)
     assert cli.main(["decode", str(rnc), str(wav), "--entropy", str(table)]) == 0
     assert len(sf.read(wav)[0]) == 24000
+
+
+def test_usage_errors_and_missing_files_get_one_clear_line(tmp_path):
+    from speechbrain_rnncodec import cli
+
+    done = subprocess.run(
+        [sys.executable, "-m", "speechbrain_rnncodec"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "usage: rnncodec" in done.stderr and "a command is required" in done.stderr
+    missing = str(tmp_path / "nope.rnc")
+    done = subprocess.run(
+        [sys.executable, "-m", "speechbrain_rnncodec", "info", missing],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"rnncodec: error: {missing}: No such file or directory"
+    assert cli.main(["info", missing]) == 1

@@ -33,6 +33,21 @@ class CommandError(ValueError):
     """A usage error of the codec commands."""
 
 
+def error_text(err):
+    """One line for an error: an OS error names its file, without errno.
+
+    Example
+    -------
+    >>> error_text(FileNotFoundError(2, "No such file or directory", "x.rnc"))
+    'x.rnc: No such file or directory'
+    >>> error_text(ValueError("bad bitrate"))
+    'bad bitrate'
+    """
+    if isinstance(err, OSError) and err.filename and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return str(err)
+
+
 def _error(msg):
     print(f"rnncodec: error: {msg}", file=sys.stderr)
 
@@ -58,7 +73,7 @@ def guarded(handler):
             _error("output closed before the end of the stream")
             return 1
         except (ValueError, OSError, RuntimeError, struct.error, EOFError) as err:
-            msg = str(err).strip().splitlines()
+            msg = error_text(err).strip().splitlines()
             _error(msg[0] if msg else type(err).__name__)
             return 1
 
@@ -141,7 +156,7 @@ def _convert(codec, kind, src, dst, args):
         else:
             _decode_one(codec, args, src, dst, _notice)
     except (ValueError, OSError, RuntimeError, struct.error, EOFError) as err:
-        return f"{src}: {err}"
+        return f"{src}: {error_text(err)}"
     return None
 
 

@@ -1,0 +1,7 @@
+"""``python -m speechbrain_rnncodec``: the ``rnncodec`` command."""
+
+import sys
+
+from speechbrain_rnncodec.cli import main
+
+sys.exit(main())
