@@ -5,8 +5,48 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import dataclasses
+
 import torch
 import torch.distributed as dist
+
+
+def init_process_group(run_opts):
+    """SpeechBrain's ``ddp_init_group`` with a backend that works here:
+    ``gloo`` where no CUDA device exists (SpeechBrain's default, ``nccl``,
+    needs one).
+
+    Arguments
+    ---------
+    run_opts : speechbrain.core.RunOptions or dict
+        The run options of ``speechbrain.parse_arguments``.
+
+    Returns
+    -------
+    speechbrain.core.RunOptions or dict
+        The run options, with the backend used.
+
+    Example
+    -------
+    >>> opts = init_process_group({"distributed_backend": "nccl"})  # 1 process
+    >>> opts["distributed_backend"] == ("nccl" if torch.cuda.is_available() else "gloo")
+    True
+    """
+    from speechbrain.utils.distributed import ddp_init_group
+
+    if run_opts.get("distributed_backend", "nccl") == "nccl" and not (
+        torch.cuda.is_available()
+    ):
+        if isinstance(run_opts, dict):
+            run_opts = dict(run_opts, distributed_backend="gloo")
+        else:  # a frozen dataclass; the Brain reads only overridden options
+            run_opts = dataclasses.replace(
+                run_opts,
+                distributed_backend="gloo",
+                overridden_args=run_opts.overridden_args | {"distributed_backend"},
+            )
+    ddp_init_group(run_opts)
+    return run_opts
 
 
 def _distributed():

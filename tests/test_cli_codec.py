@@ -281,5 +281,6 @@ def test_usage_errors_and_missing_files_get_one_clear_line(tmp_path):
         text=True,
     )
     assert done.returncode == 1
-    assert done.stderr.strip() == f"rnncodec: error: {missing}: No such file or directory"
+    expected = f"rnncodec: error: {missing}: No such file or directory"
+    assert done.stderr.strip() == expected
     assert cli.main(["info", missing]) == 1

@@ -167,9 +167,11 @@ def test_kill_9_mid_epoch_resumes_at_the_same_step(tmp_path):
 
 
 def test_two_process_ddp_training_keeps_replicas_identical(tmp_path):
-    """torchrun with 2 CPU processes (gloo): the data is split between them,
-    every epoch checks that both hold the same weights (parameters and
-    buffers: the VAE's rate weights), and only rank 0 writes files."""
+    """torchrun with 2 CPU processes: the recipe picks gloo by itself (no
+    --distributed_backend on a machine without CUDA), the data is split
+    between them, every epoch checks that both hold the same weights
+    (parameters and buffers: the VAE's rate weights), and only rank 0 writes
+    files."""
     cmd = [
         sys.executable,
         "-m",
@@ -180,7 +182,6 @@ def test_two_process_ddp_training_keeps_replicas_identical(tmp_path):
             tmp_path,
             "--number_of_epochs=2",
             "--crops_per_utterance=2",
-            "--distributed_backend=gloo",
         )[1:],
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1")

@@ -27,6 +27,7 @@ from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.brains.asr import CTCBrain
+from speechbrain_rnncodec.distributed import init_process_group
 from speechbrain_rnncodec.tokens import extract_recipe_tokens, load_tokens
 
 # Every character of LibriSpeech transcripts; others come from the data.
@@ -106,7 +107,7 @@ if __name__ == "__main__":
             f"checkpoint_metric must be WER or CER, not {hparams['checkpoint_metric']}"
         )
     torch.set_num_threads(hparams["num_threads"])
-    sb.utils.distributed.ddp_init_group(run_opts)
+    run_opts = init_process_group(run_opts)  # gloo where there is no CUDA device
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,

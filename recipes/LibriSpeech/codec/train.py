@@ -25,6 +25,7 @@ from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.brains.codec import CodecBrain
+from speechbrain_rnncodec.distributed import init_process_group
 from speechbrain_rnncodec.export import load_hub_weights
 from speechbrain_rnncodec.pitch import cache_pitch, pitch_targets
 from speechbrain_rnncodec.shards import crop_loader
@@ -130,7 +131,7 @@ if __name__ == "__main__":
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     torch.set_num_threads(hparams["num_threads"])
-    sb.utils.distributed.ddp_init_group(run_opts)
+    run_opts = init_process_group(run_opts)  # gloo where there is no CUDA device
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,

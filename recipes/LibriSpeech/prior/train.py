@@ -26,6 +26,7 @@ from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_rnncodec.bitstream.learned import PRIOR_FILE, prior_model
 from speechbrain_rnncodec.brains.prior import PriorBrain
+from speechbrain_rnncodec.distributed import init_process_group
 from speechbrain_rnncodec.tokens import INFO_FILE, extract_recipe_tokens, load_tokens
 
 
@@ -64,7 +65,7 @@ if __name__ == "__main__":
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     torch.set_num_threads(hparams["num_threads"])
-    sb.utils.distributed.ddp_init_group(run_opts)
+    run_opts = init_process_group(run_opts)  # gloo where there is no CUDA device
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
