@@ -237,7 +237,8 @@ def pitch_diagnostics(codec, wavs, bitrate):
     tokens are decoded once with the predicted and once with the reference
     pitch driving the excitation, so the PESQ-WB gap is the price of the
     pitch errors. Where PyPI's ``pyworld`` is installed, the reference
-    itself is scored against WORLD's harvest, and both trackers are timed.
+    itself is scored against WORLD's harvest (F0 errors on the frames both
+    call voiced, voicing on all), and both trackers are timed.
 
     Arguments
     ---------
@@ -316,18 +317,17 @@ def pitch_diagnostics(codec, wavs, bitrate):
             n = min(len(f0), len(track))
             harvested.append(torch.from_numpy(f0[:n]).float())
             fcpe.append(torch.from_numpy(track[:n]))
-        as_controls = [
-            torch.stack([f.clamp(min=1e-3).log(), torch.where(f > 0, 1.0, -1.0)], -1)
-            for f in fcpe
-        ]
-        as_targets = [
-            torch.stack([h.clamp(min=1e-3).log(), (h > 0).float()], -1)
-            for h in harvested
-        ]
-        trackers[0].update(
-            pitch_errors(torch.cat(as_controls), torch.cat(as_targets)),
-            against="harvest",
+        fcpe, harvested = torch.cat(fcpe), torch.cat(harvested)
+        as_controls = torch.stack(
+            [fcpe.clamp(min=1e-3).log(), torch.where(fcpe > 0, 1.0, -1.0)], -1
         )
+        as_targets = torch.stack(
+            [harvested.clamp(min=1e-3).log(), (harvested > 0).float()], -1
+        )
+        # F0 errors where both call the frame voiced; voicing on every frame.
+        errors = pitch_errors(as_controls, as_targets, fcpe > 0)
+        errors["voicing"] = pitch_errors(as_controls, as_targets)["voicing"]
+        trackers[0].update(errors, against="harvest")
         trackers.append({"name": "harvest (WORLD)", "x_realtime": seconds / elapsed})
     return {
         "decoder": pitch_errors(torch.cat(predicted), torch.cat(reference)),

@@ -4,10 +4,15 @@ import math
 import pathlib
 
 import numpy as np
+import pytest
 import torch
 
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.brains.codec import pitch_losses
+from speechbrain_rnncodec.lobes.source_filter import (
+    SourceFilterDecoder,
+    pitch_from_bins,
+)
 from speechbrain_rnncodec.pitch import cache_pitch, pitch_errors, pitch_targets
 
 SAMPLES = pathlib.Path(__file__).parent / "samples" / "LibriSpeech"
@@ -56,9 +61,24 @@ def test_errors_count_gross_fine_and_voicing():
     assert masked["gross"] == 0 and masked["voicing"] == 0
 
 
-def test_pitch_losses_skip_padding_and_unvoiced_frames():
-    ref = torch.tensor([[[5.0, 1.0], [5.0, 0.0], [5.0, 1.0], [9.0, 1.0]]])
-    pred = torch.tensor([[[5.5, 10.0], [0.0, -10.0], [4.5, 10.0], [0.0, 10.0]]])
-    terms = pitch_losses(pred, ref, torch.tensor([0.75]))
-    assert torch.isclose(terms["pitch"], torch.tensor(0.5))
-    assert terms["voicing"] < 1e-3
+@pytest.mark.parametrize("pitch_bins", [0, 96])
+def test_pitch_losses_skip_padding_and_unvoiced_frames(pitch_bins):
+    dec = SourceFilterDecoder(latent_dim=8, hidden_size=16, pitch_bins=pitch_bins)
+    with torch.no_grad():
+        _, state = dec(torch.randn(1, 1, 8))
+    ref = torch.stack([state.pitch[..., 0], torch.tensor([[1.0, 0.0, 1.0, 1.0]])], -1)
+    ref[0, 1, 0] += 1.0  # unvoiced: its F0 does not count
+    ref[0, 3, 0] += 1.0  # padding: does not count
+    terms = pitch_losses(dec, state, ref, torch.tensor([0.75]))
+    exact = dec.pitch_loss(state, ref[..., 0])[0, [0, 2]].mean()
+    assert torch.isclose(terms["pitch"], exact)
+    ref[0, 0, 0] += 0.5  # a voiced frame off by 0.5 in log F0 costs more
+    assert pitch_losses(dec, state, ref, torch.tensor([0.75]))["pitch"] > exact
+    assert terms["voicing"] > 0
+
+
+def test_classified_pitch_reads_back_the_bin_target():
+    dec = SourceFilterDecoder(latent_dim=8, hidden_size=16, pitch_bins=96)
+    target = torch.tensor([math.log(110.0), math.log(230.0)])
+    logits = -((dec.pitch_centres - target[:, None]) ** 2) / 0.001
+    assert torch.allclose(pitch_from_bins(logits, dec.pitch_centres), target, atol=0.01)

@@ -30,13 +30,15 @@ def pitch_masks(reference, lens):
     return frames, frames & (reference[..., 1] > 0.5)
 
 
-def pitch_losses(pitch, reference, lens):
+def pitch_losses(decoder, state, reference, lens):
     """Pitch terms of a decoder that predicts pitch.
 
     Arguments
     ---------
-    pitch : torch.Tensor
-        Predicted controls [B, N, 2] (log F0, voicing logit).
+    decoder : SourceFilterDecoder
+        The decoder (its ``pitch_loss`` scores the F0 per frame).
+    state : SourceFilterState
+        Its state after decoding the batch (the predicted pitch).
     reference : torch.Tensor
         Targets [B, N', 2] (log F0, voicing), N' >= N frames.
     lens : torch.Tensor
@@ -45,12 +47,13 @@ def pitch_losses(pitch, reference, lens):
     Returns
     -------
     dict
-        ``pitch``: mean absolute log-F0 error on voiced frames; ``voicing``:
+        ``pitch``: the F0 loss averaged over voiced frames; ``voicing``:
         binary cross-entropy of the voicing decision on every frame.
     """
+    pitch = state.pitch
     reference = reference[:, : pitch.shape[1]].to(pitch.device)
     frames, voiced = pitch_masks(reference, lens)
-    error = (pitch[..., 0] - reference[..., 0]).abs()
+    error = decoder.pitch_loss(state, reference[..., 0])
     voicing = torch.nn.functional.binary_cross_entropy_with_logits(
         pitch[..., 1], reference[..., 1], reduction="none"
     )
@@ -143,27 +146,27 @@ class CodecBrain(sb.Brain):
             Waveforms [B, T], zero beyond each length.
         bottleneck : QuantizerOutput
             Codes, the bottleneck's loss and its statistics.
-        pitch : torch.Tensor or None
-            The decoder's pitch controls [B, N, 2] (log F0, voicing logit),
-            None for a decoder without pitch.
+        pitch_state : SourceFilterState or None
+            The decoder's state after the batch (its predicted pitch), None
+            for a decoder without pitch.
         """
         latents = encode_latents(self.modules.encoder, wavs)
         mask = length_to_mask(
             torch.ceil(lens * latents.shape[1]), latents.shape[1]
         ).bool()
         bottleneck = self.modules.quantizer(latents, num_quantizers, mask=mask)
-        pitch = None
+        pitch_state = None
         if self.predicts_pitch:
             wav, state = self.modules.decoder(
                 bottleneck.quantized, teacher_pitch=teacher_pitch
             )
             decoded = torch.cat([wav, unwrap(self.modules.decoder).flush(state)], 1)
-            pitch = state.pitch
+            pitch_state = state
         else:
             decoded = decode_latents(self.modules.decoder, bottleneck.quantized)
         decoded = decoded[:, : wavs.shape[1]]
         sample_mask = length_to_mask(lens * wavs.shape[1], wavs.shape[1])
-        return decoded * sample_mask, bottleneck, pitch
+        return decoded * sample_mask, bottleneck, pitch_state
 
     @property
     def predicts_pitch(self):
@@ -184,7 +187,7 @@ class CodecBrain(sb.Brain):
         -------
         dict
             Bitrate label (``"train"`` in training, ``"<kbps>kbps"`` in
-            eval) -> (decoded, bottleneck output, pitch controls or None).
+            eval) -> (decoded, bottleneck output, pitch state or None).
             Evaluation always decodes with the predicted pitch.
         """
         batch = batch.to(self.device)
@@ -214,7 +217,9 @@ class CodecBrain(sb.Brain):
             for kbps in self.hparams.valid_bitrates
         }
 
-    def reconstruction_losses(self, decoded, wavs, bottleneck, pitch=None, batch=None):
+    def reconstruction_losses(
+        self, decoded, wavs, bottleneck, pitch_state=None, batch=None
+    ):
         """Weighted loss terms of one reconstruction (no adversarial terms).
 
         Arguments
@@ -225,10 +230,10 @@ class CodecBrain(sb.Brain):
             Target waveforms [B, T].
         bottleneck : QuantizerOutput
             Output of the bottleneck.
-        pitch : torch.Tensor, optional
-            The decoder's pitch controls [B, N, 2]; with them, ``batch``
+        pitch_state : SourceFilterState, optional
+            The decoder's state (its predicted pitch); with it, ``batch``
             must hold the reference ``pitch`` and the loss gains the terms
-            ``pitch`` (L1 of log F0 on voiced frames) and ``voicing``
+            ``pitch`` (the F0 loss on voiced frames) and ``voicing``
             (binary cross-entropy).
         batch : PaddedBatch, optional
             The batch (for the reference pitch).
@@ -241,8 +246,9 @@ class CodecBrain(sb.Brain):
         terms = self.hparams.spectral_loss(decoded, wavs)
         terms["waveform"] = (decoded - wavs).abs().mean()
         terms["bottleneck"] = bottleneck.loss
-        if pitch is not None:
-            terms.update(pitch_losses(pitch, *batch.pitch))
+        if pitch_state is not None:
+            decoder = unwrap(self.modules.decoder)
+            terms.update(pitch_losses(decoder, pitch_state, *batch.pitch))
         weights = self.hparams.loss_weights
         terms["loss"] = sum(weights[k] * terms[k] for k in list(terms))
         return terms
@@ -266,13 +272,16 @@ class CodecBrain(sb.Brain):
         """
         wavs, lens = batch.sig
         wavs = wavs.to(self.device)
-        for label, (decoded, bottleneck, pitch) in predictions.items():
-            terms = self.reconstruction_losses(decoded, wavs, bottleneck, pitch, batch)
+        for label, (decoded, bottleneck, pitch_state) in predictions.items():
+            terms = self.reconstruction_losses(
+                decoded, wavs, bottleneck, pitch_state, batch
+            )
             prefix = "" if stage == sb.Stage.TRAIN else f"{label}_"
             self._log(terms, prefix=prefix)
             self._log(bottleneck.stats)
-            if pitch is not None and stage != sb.Stage.TRAIN:
-                self._log(batch_pitch_errors(pitch, *batch.pitch), prefix=prefix)
+            if pitch_state is not None and stage != sb.Stage.TRAIN:
+                errors = batch_pitch_errors(pitch_state.pitch, *batch.pitch)
+                self._log(errors, prefix=prefix)
             if stage != sb.Stage.TRAIN:
                 for metric in self.metrics[label].values():
                     metric.append(batch.id, decoded, wavs, lens)
@@ -328,9 +337,9 @@ class CodecBrain(sb.Brain):
         wavs = wavs.to(self.device)
         disc = self.modules.discriminator
         with self.training_ctx:
-            decoded, bottleneck, pitch = self.compute_forward(batch, sb.Stage.TRAIN)[
-                "train"
-            ]
+            decoded, bottleneck, pitch_state = self.compute_forward(
+                batch, sb.Stage.TRAIN
+            )["train"]
             scores_fake, _ = disc(decoded.detach().unsqueeze(1))
             scores_real, _ = disc(wavs.unsqueeze(1))
             loss_d = self.hparams.discriminator_loss(scores_fake, scores_real)["D_loss"]
@@ -338,7 +347,9 @@ class CodecBrain(sb.Brain):
 
         disc.requires_grad_(False)
         with self.training_ctx:
-            terms = self.reconstruction_losses(decoded, wavs, bottleneck, pitch, batch)
+            terms = self.reconstruction_losses(
+                decoded, wavs, bottleneck, pitch_state, batch
+            )
             scores_fake, feats_fake = disc(decoded.unsqueeze(1))
             with torch.no_grad():
                 _, feats_real = disc(wavs.unsqueeze(1))

@@ -35,7 +35,7 @@ F0_MIN, F0_MAX = 50.0, 800.0
 
 SourceFilterState = collections.namedtuple(
     "SourceFilterState",
-    ["rnn", "tail", "history", "phase", "f0", "position", "pitch"],
+    ["rnn", "tail", "history", "phase", "f0", "position", "pitch", "pitch_logits"],
 )
 SourceFilterState.__doc__ = """Decoder state after a call.
 
@@ -44,7 +44,74 @@ excitation's STFT history; ``phase`` (float64) and ``f0``: the phase
 accumulator and the F0 at the end of the last frame [B]; ``position``: the
 sample index of the noise table; ``pitch``: this call's predicted pitch
 controls [B, N, 2] (log F0 in Hz, voicing logit), for the pitch loss and
-for analysis."""
+for analysis; ``pitch_logits``: with a classification pitch head, this
+call's scores of the F0 bins [B, N, pitch_bins] (None otherwise)."""
+
+
+def pitch_bin_loss(logits, log_f0, centres, width):
+    """Cross-entropy of F0-bin scores against a Gaussian around the target
+    (as CREPE trains): a near miss costs less than an octave error.
+
+    Arguments
+    ---------
+    logits : torch.Tensor
+        Scores of the bins [..., bins].
+    log_f0 : torch.Tensor
+        Target log F0 [...].
+    centres : torch.Tensor
+        Log F0 of the bin centres [bins].
+    width : float
+        Standard deviation of the target, in log F0.
+
+    Returns
+    -------
+    torch.Tensor
+        Loss per frame [...].
+
+    Example
+    -------
+    >>> centres = torch.linspace(4.0, 6.0, 41)
+    >>> near, far = torch.zeros(41), torch.zeros(41)
+    >>> near[20], far[5] = 10.0, 10.0
+    >>> target = torch.tensor(5.0)
+    >>> loss = [pitch_bin_loss(s, target, centres, 0.05) for s in (near, far)]
+    >>> bool(loss[0] < loss[1])
+    True
+    """
+    target = torch.exp(-0.5 * ((centres - log_f0[..., None]) / width) ** 2)
+    target = target / target.sum(-1, keepdim=True).clamp(min=1e-12)
+    return -(target * torch.log_softmax(logits, dim=-1)).sum(-1)
+
+
+def pitch_from_bins(logits, centres, radius=4):
+    """Log F0 of bin scores: the softmax-weighted mean of the centres within
+    ``radius`` bins of the best one (sub-bin resolution, no octave blur).
+
+    Arguments
+    ---------
+    logits : torch.Tensor
+        Scores [..., bins].
+    centres : torch.Tensor
+        Log F0 of the bin centres [bins].
+    radius : int
+        Bins on each side of the best one.
+
+    Returns
+    -------
+    torch.Tensor
+        Log F0 [...].
+
+    Example
+    -------
+    >>> centres = torch.log(torch.tensor([100.0, 200.0, 400.0]))
+    >>> pitch_from_bins(torch.tensor([0.0, 50.0, 0.0]), centres, 1).exp().round()
+    tensor(200.)
+    """
+    offsets = torch.arange(-radius, radius + 1, device=logits.device)
+    best = logits.argmax(dim=-1, keepdim=True)
+    index = (best + offsets).clamp(0, len(centres) - 1)
+    weights = torch.softmax(logits.gather(-1, index), dim=-1)
+    return (weights * centres[index]).sum(-1)
 
 
 def harmonic_excitation(f0, phase, f0_start, hop, sample_rate, max_freq):
@@ -200,6 +267,10 @@ class SourceFilterDecoder(torch.nn.Module):
     noise_seed : int
         Seed of the noise table (part of the model: decoding is
         deterministic).
+    pitch_bins : int
+        0: the F0 is regressed (log F0, L1 loss); N > 0: it is classified
+        into N log-spaced bins from 50 to 800 Hz (cross-entropy), read back
+        with sub-bin resolution.
 
     Example
     -------
@@ -229,6 +300,7 @@ class SourceFilterDecoder(torch.nn.Module):
         max_harmonic_hz=7800.0,
         rnn_type="lstm",
         noise_seed=0,
+        pitch_bins=0,
     ):
         super().__init__()
         self.frames_per_step = frames_per_step
@@ -244,12 +316,22 @@ class SourceFilterDecoder(torch.nn.Module):
         self.input_proj = torch.nn.Linear(latent_dim, hidden_size)
         self.rnn = ResidualRNN(hidden_size, num_layers, rnn_type)
         self.output_norm = torch.nn.LayerNorm(hidden_size)
-        # Per STFT frame: log F0 and voicing logit; harmonic and noise envelopes.
-        self.pitch_head = torch.nn.Linear(hidden_size, frames_per_step * 2)
+        # Per STFT frame: F0 (a log F0, or scores of F0 bins) and a voicing
+        # logit; harmonic and noise envelopes.
+        self.pitch_bins = pitch_bins
+        self.pitch_head = torch.nn.Linear(
+            hidden_size, frames_per_step * (1 + max(1, pitch_bins))
+        )
         self.envelope_head = torch.nn.Linear(hidden_size, frames_per_step * 2 * n_bands)
         with torch.no_grad():
-            self.pitch_head.bias.view(frames_per_step, 2)[:, 0] = math.log(150.0)
+            if not pitch_bins:
+                self.pitch_head.bias.view(frames_per_step, 2)[:, 0] = math.log(150.0)
             self.envelope_head.bias.fill_(-4.0)
+        self.register_buffer(
+            "pitch_centres",
+            torch.linspace(math.log(F0_MIN), math.log(F0_MAX), max(1, pitch_bins)),
+            persistent=False,
+        )
         if residual:  # starts at zero: the excitation speaks first
             self.residual_head = torch.nn.Linear(
                 hidden_size, frames_per_step * 2 * self.n_bins
@@ -348,6 +430,7 @@ class SourceFilterDecoder(torch.nn.Module):
             f0=torch.full((batch,), 150.0, device=device),
             position=0,
             pitch=None,
+            pitch_logits=None,
         )
 
     def frames(self, latents, state=None, teacher_pitch=None):
@@ -376,7 +459,12 @@ class SourceFilterDecoder(torch.nn.Module):
         x, rnn_state = self.rnn(self.per_frame(self.input_proj, latents), state.rnn)
         x = self.output_norm(x)
         n_frames = steps * self.frames_per_step
-        pitch = self.per_frame(self.pitch_head, x).float().reshape(batch, n_frames, 2)
+        raw = self.per_frame(self.pitch_head, x).float().reshape(batch, n_frames, -1)
+        pitch, pitch_logits = raw, None
+        if self.pitch_bins:
+            pitch_logits = raw[..., : self.pitch_bins]
+            log_f0 = pitch_from_bins(pitch_logits, self.pitch_centres)
+            pitch = torch.stack([log_f0, raw[..., -1]], dim=-1)
         envelopes = self.envelope_head(x).float().reshape(batch, n_frames, -1)
         harmonic_gain, noise_gain = envelopes.split(self.n_bands, dim=-1)
         if teacher_pitch is not None:
@@ -414,8 +502,32 @@ class SourceFilterDecoder(torch.nn.Module):
             f0=f0[:, -1],
             position=(state.position + n_frames * self.hop_length) % self.NOISE_TABLE,
             pitch=pitch,
+            pitch_logits=pitch_logits,
         )
         return spec, new_state
+
+    def pitch_loss(self, state, reference_log_f0):
+        """Per-frame F0 loss of a call's predictions [B, N]: L1 of log F0
+        (regression head) or :func:`pitch_bin_loss` (classification head).
+
+        Arguments
+        ---------
+        state : SourceFilterState
+            The state after the call.
+        reference_log_f0 : torch.Tensor
+            Target log F0 [B, N].
+
+        Returns
+        -------
+        torch.Tensor
+            Loss per frame.
+        """
+        if self.pitch_bins:
+            width = float(self.pitch_centres[1] - self.pitch_centres[0])
+            return pitch_bin_loss(
+                state.pitch_logits, reference_log_f0, self.pitch_centres, width
+            )
+        return (state.pitch[..., 0] - reference_log_f0).abs()
 
     def forward(self, latents, state=None, teacher_pitch=None):
         """Decodes latent frames; returns finished samples and state.

@@ -41,9 +41,10 @@ def test_shapes_and_pitch_controls():
     assert dec.flush(state).shape == (2, DELAY)
 
 
+@pytest.mark.parametrize("pitch_bins", [0, 96])
 @pytest.mark.parametrize("chunk", [1, 3, "mixed"])
-def test_streaming_matches_whole_decode(chunk):
-    dec = make_decoder()
+def test_streaming_matches_whole_decode(chunk, pitch_bins):
+    dec = make_decoder(pitch_bins=pitch_bins)
     latents = torch.randn(2, 23, 8)
     with torch.no_grad():
         wav, whole_state = dec(latents)
