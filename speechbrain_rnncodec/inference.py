@@ -169,7 +169,8 @@ class RNNCodec(Pretrained):
         Arguments
         ---------
         wavs : torch.Tensor
-            Waveforms [B, T] at ``sample_rate`` (padded batch allowed).
+            Waveforms [B, T] (or [T], or [B, 1, T] as EnCodec and DAC take
+            them) at ``sample_rate``, float, mono; a padded batch is fine.
         wav_lens : torch.Tensor, optional
             Relative lengths [B]; the encoder is causal, so each
             utterance gets the tokens of encoding it alone.
@@ -183,12 +184,14 @@ class RNNCodec(Pretrained):
         token_lens : torch.Tensor
             Relative lengths of the token sequences [B].
         """
-        wavs = check_waveform(torch.as_tensor(wavs, dtype=torch.float32))
-        if wavs.dim() == 1:
-            wavs = wavs[None]
+        return self._encode(wavs, wav_lens, self.num_quantizers_for(bitrate))
+
+    def _encode(self, wavs, wav_lens, num_quantizers):
+        """:meth:`encode` with ``num_quantizers`` codebooks."""
+        wavs = batch_of_waveforms(wavs)
         if wav_lens is None:
             wav_lens = torch.ones(wavs.shape[0])
-        stream = self.streaming_encoder(bitrate)
+        stream = TokenStreamEncoder(self, num_quantizers)
         chunk = self._chunk()
         parts = [
             stream.push(wavs[:, i : i + chunk]) for i in range(0, wavs.shape[1], chunk)
@@ -353,21 +356,33 @@ class RNNCodec(Pretrained):
         return sink.samples
 
     # DASB names, so the codec drops into DASB-style recipes unchanged.
-    def sig_to_tokens(self, signal, lengths=None, num_codebooks=None):
-        """DASB: tokens [B, T', K] of ``signal`` [B, T]."""
-        bitrate = None
-        if num_codebooks:
-            bitrate = self.mods.quantizer.bitrate(num_codebooks)
-        return self.encode(signal, lengths, bitrate=bitrate)[0]
+    def _codebooks(self, num_codebooks):
+        """``num_codebooks`` checked against the model (None: all)."""
+        most = self.mods.quantizer.num_quantizers
+        count = most if num_codebooks is None else int(num_codebooks)
+        if not 1 <= count <= most:
+            raise ValueError(f"num_codebooks must lie in 1..{most}, not {count}")
+        return count
 
-    def tokens_to_sig(self, tokens, lengths=None):
-        """DASB: waveforms [B, T] of tokens [B, T', K]."""
+    def sig_to_tokens(self, signal, lengths=None, num_codebooks=None, **kwargs):
+        """DASB: tokens [B, T', K] of ``signal`` [B, T] (or [B, 1, T]).
+
+        Any ``num_codebooks`` from 1 to the model's maximum: residual
+        codes are exact prefixes, so the first K of the full set are the
+        tokens at K codebooks (the trained bitrates decode best). Other
+        keywords of DASB's tokenizers are accepted and ignored.
+        """
+        return self._encode(signal, lengths, self._codebooks(num_codebooks))[0]
+
+    def tokens_to_sig(self, tokens, lengths=None, **kwargs):
+        """DASB: waveforms [B, T] of tokens [B, T', K] (other keywords of
+        DASB's tokenizers are accepted and ignored)."""
         return self.decode(tokens, lengths)
 
-    def get_pretrained_embeddings(self, vocab_size=None, num_codebooks=None):
+    def get_pretrained_embeddings(self, vocab_size=None, num_codebooks=None, **kwargs):
         """DASB: the value of every code of every codebook, [K * C, D]."""
         quantizer = self.mods.quantizer
-        count = num_codebooks or quantizer.num_quantizers
+        count = self._codebooks(num_codebooks)
         size = quantizer.codebook_size
         codes = torch.arange(size, device=self.device)[None, :, None]
         values = quantizer.code_values(codes.expand(1, size, count))[0]
@@ -377,6 +392,30 @@ class RNNCodec(Pretrained):
         """Encodes and decodes ``wavs`` [B, T]; returns waveforms [B, T]."""
         tokens, _ = self.encode(wavs, wav_lens, bitrate)
         return self.decode(tokens)[:, : wavs.shape[-1]]
+
+
+def batch_of_waveforms(wavs):
+    """Float waveforms [B, T] from [B, T], [T] or [B, 1, T] (checked finite).
+
+    Example
+    -------
+    >>> batch_of_waveforms(torch.zeros(2, 1, 5)).shape
+    torch.Size([2, 5])
+    >>> batch_of_waveforms(torch.zeros(2, 3, 5))
+    Traceback (most recent call last):
+    ...
+    ValueError: waveforms must be [B, T], [T] or [B, 1, T] (mono), not [2, 3, 5]
+    """
+    wavs = check_waveform(torch.as_tensor(wavs, dtype=torch.float32))
+    if wavs.dim() == 3 and wavs.shape[1] == 1:
+        wavs = wavs[:, 0]
+    if wavs.dim() == 1:
+        wavs = wavs[None]
+    if wavs.dim() != 2:
+        raise ValueError(
+            f"waveforms must be [B, T], [T] or [B, 1, T] (mono), not {list(wavs.shape)}"
+        )
+    return wavs
 
 
 class TokenStreamEncoder:
@@ -395,6 +434,7 @@ class TokenStreamEncoder:
         self.num_quantizers = num_quantizers
         self.stream = StreamingEncoder(codec.mods.encoder)
         self.precision = codec.inference_ctx  # autocast of run_opts' precision
+        self.device = codec.device
 
     def _tokens(self, latents):
         out = self.quantizer(latents, self.num_quantizers)
@@ -404,9 +444,11 @@ class TokenStreamEncoder:
 
     @torch.no_grad()
     def push(self, chunk):
-        """Adds samples [B, n]; returns tokens of completed frames."""
+        """Adds samples [B, n]; returns tokens of completed frames (on the
+        model's device)."""
+        chunk = check_waveform(chunk).to(self.device)
         with self.precision:
-            return self._tokens(self.stream.push(check_waveform(chunk)))
+            return self._tokens(self.stream.push(chunk))
 
     @torch.no_grad()
     def flush(self):
@@ -428,12 +470,14 @@ class TokenStreamDecoder:
         self.quantizer = codec.mods.quantizer
         self.stream = StreamingDecoder(codec.mods.decoder)
         self.precision = codec.inference_ctx
+        self.device = codec.device
 
     @torch.no_grad()
     def push(self, tokens):
-        """Decodes tokens [B, t, K]; returns finished samples [B, n]."""
+        """Decodes tokens [B, t, K]; returns finished samples [B, n] (on the
+        model's device)."""
         with self.precision:
-            return self.stream.push(self.quantizer.decode(tokens))
+            return self.stream.push(self.quantizer.decode(tokens.to(self.device)))
 
     def flush(self):
         """The samples still held in the overlap-add tail."""

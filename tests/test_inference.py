@@ -10,7 +10,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.demo import SAMPLE
-from speechbrain_rnncodec.export import export_checkpoint
+from speechbrain_rnncodec.export import export_checkpoint, with_identity
 from speechbrain_rnncodec.inference import DEFAULT_MODEL, RNNCodec
 from speechbrain_rnncodec.lobes.streaming import encode_latents
 
@@ -28,9 +28,14 @@ def speech():
     return read_audio(SAMPLE)[: 16000 * 2]
 
 
-def test_shipped_yaml_is_the_hparams_copy():
+def test_shipped_yaml_is_the_hparams_template_with_its_identity():
     shipped = (DEFAULT_MODEL / "hyperparams.yaml").read_text()
-    assert shipped == HUB_YAML.read_text()
+    digest = bytes.fromhex("d7c7a3fc8af9b954b42b6c6a14a33d4b")  # docs/format.md
+    template = with_identity(HUB_YAML.read_text(), "rnn_vq_16k", digest)
+    # The shipped model records the hash of its first export (its comment
+    # says so); everything else is the template's.
+    assert shipped.splitlines()[:-5] == template.splitlines()[:-4]
+    assert shipped.splitlines()[-2:] == template.splitlines()[-2:]
 
 
 def test_encode_decode_shapes_and_bitrates(codec, speech):
@@ -193,3 +198,20 @@ def test_cli_bench_compression_reports_bytes_on_disk():
     # Raw tokens plus the container: a little above the nominal rate.
     for row in rows:
         assert float(row[1]) < float(row[2]) < 1.3 * float(row[1])
+
+
+def test_dasb_interface_takes_any_codebook_count_and_encodec_layout(codec, speech):
+    full = codec.sig_to_tokens(speech[None], torch.ones(1))
+    assert full.shape[-1] == 12
+    for k in (1, 2, 4, 12):  # 2 and 4 are no trained bitrate: exact prefixes
+        tokens = codec.sig_to_tokens(speech[None, None], num_codebooks=k, length=None)
+        assert torch.equal(tokens, full[..., :k])
+    wav = codec.tokens_to_sig(full[..., :4], torch.ones(1), device="cpu")
+    assert wav.shape == (1, full.shape[1] * 320)
+    table = codec.get_pretrained_embeddings(num_codebooks=4, device="cpu")
+    assert table.shape == (4 * 1024, 128)
+    for bad in (0, 13):
+        with pytest.raises(ValueError, match="num_codebooks must lie in 1..12"):
+            codec.sig_to_tokens(speech[None], num_codebooks=bad)
+    with pytest.raises(ValueError, match="mono"):
+        codec.encode(torch.zeros(1, 2, 320))

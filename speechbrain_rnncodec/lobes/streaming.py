@@ -79,7 +79,8 @@ class StreamingEncoder:
         if left is None or left.shape[1] == 0:
             dim = self.encoder.output_proj.out_features
             batch = 0 if left is None else left.shape[0]
-            return torch.zeros(batch, 0, dim)
+            device = next(self.encoder.parameters()).device
+            return torch.zeros(batch, 0, dim, device=device)
         pad = left.new_zeros(left.shape[0], self.frame - left.shape[1])
         latents, self.state = self.encoder(torch.cat([left, pad], dim=1), self.state)
         return latents
@@ -106,7 +107,7 @@ class StreamingDecoder:
     def __init__(self, decoder):
         self.decoder = decoder
         self.state = None
-        self.batch = 0
+        self.batch, self.device = 0, None
 
     @torch.no_grad()
     def push(self, latents):
@@ -122,7 +123,7 @@ class StreamingDecoder:
         torch.Tensor
             Finished samples.
         """
-        self.batch = latents.shape[0]
+        self.batch, self.device = latents.shape[0], latents.device
         if latents.shape[1] == 0:
             return latents.new_zeros(latents.shape[0], 0)
         wav, self.state = self.decoder(latents, self.state)
@@ -131,7 +132,7 @@ class StreamingDecoder:
     def flush(self):
         """Returns the samples still held in the overlap-add tail [B, n]."""
         if self.state is None:
-            return torch.zeros(self.batch, 0)
+            return torch.zeros(self.batch, 0, device=self.device)
         wav = self.decoder.flush(self.state)
         self.state = None
         return wav
