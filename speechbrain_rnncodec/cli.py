@@ -18,10 +18,11 @@ from speechbrain_rnncodec.bitstream.commands import error_text
 
 def load_codec(args):
     """The codec of ``args.model`` (None: the shipped default model) at
-    ``args.precision`` (``bf16`` runs the recurrent layers in bfloat16)."""
+    ``args.precision`` (``bf16`` runs the recurrent layers in bfloat16), on
+    ``args.device`` where the command has one (default: cpu)."""
     from speechbrain_rnncodec.inference import RNNCodec
 
-    run_opts = {"precision": args.precision}
+    run_opts = {"precision": args.precision, "device": getattr(args, "device", "cpu")}
     return RNNCodec.from_hparams(source=args.model, run_opts=run_opts)
 
 

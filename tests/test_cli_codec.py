@@ -284,3 +284,35 @@ def test_usage_errors_and_missing_files_get_one_clear_line(tmp_path):
     expected = f"rnncodec: error: {missing}: No such file or directory"
     assert done.stderr.strip() == expected
     assert cli.main(["info", missing]) == 1
+
+
+def test_outputs_are_kept_unless_forced(clip, tmp_path, fast_cli, capsys):
+    rnc, wav = tmp_path / "a.rnc", tmp_path / "a.wav"
+    assert cli.main(["encode", str(clip), str(rnc), "--quiet"]) == 0
+    first = rnc.read_bytes()
+    assert cli.main(["encode", str(clip), str(rnc), "--bitrate", "1.5"]) == 1
+    assert "exists; use -f/--force" in one_error_line(capsys.readouterr().err)
+    assert rnc.read_bytes() == first
+    args = ["encode", str(clip), str(rnc), "--bitrate", "1.5", "--quiet", "-f"]
+    assert cli.main(args) == 0
+    assert len(rnc.read_bytes()) < len(first)
+    wav.write_bytes(b"keep me")
+    assert cli.main(["decode", str(rnc), str(wav)]) == 1
+    assert wav.read_bytes() == b"keep me"
+    assert cli.main(["decode", str(rnc), str(wav), "--force"]) == 0
+    assert sf.info(wav).frames == 24000
+
+
+def test_device_option_reaches_the_model(monkeypatch):
+    seen = {}
+
+    def fake(source=None, run_opts=None, **kwargs):
+        seen.update(run_opts)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(RNNCodec, "from_hparams", staticmethod(fake))
+    assert cli.main(["encode", str(SAMPLE), "x.rnc", "--device", "cuda:1"]) == 1
+    assert seen["device"] == "cuda:1"
+    assert cli.main(["decode", "x.rnc", "x.wav"]) == 1  # no such file: no model
+    assert cli.main(["encode", str(SAMPLE), "x.rnc"]) == 1
+    assert seen["device"] == "cpu"

@@ -87,10 +87,13 @@ def is_audio(path):
 
 
 @contextlib.contextmanager
-def atomic_output(path):
+def atomic_output(path, force=False):
     """:func:`~speechbrain_rnncodec.atomic.atomic_path` for an output the
-    user named, with a clear error where it cannot be written."""
+    user named, with a clear error where it cannot be written, or where it
+    exists and ``force`` (``-f/--force``) is not given."""
     path = pathlib.Path(path)
+    if path.is_file() and not force:
+        raise CommandError(f"{path} exists; use -f/--force to overwrite it")
     if path.is_dir():
         raise CommandError(f"{path} is a folder; give a file name")
     if not path.parent.is_dir():
@@ -232,7 +235,7 @@ def _encode_one(codec, args, source, target, notice):
             notice=notice,
             **options,
         )
-    with atomic_output(target) as tmp, open(tmp, "wb") as out:
+    with atomic_output(target, args.force) as tmp, open(tmp, "wb") as out:
         writer = encode_stream(
             codec, chunks, rate, channels, out, name=name, notice=notice, **options
         )
@@ -287,7 +290,7 @@ def _decode_one(codec, args, source, target, warn):
                 f"cannot write {target}: unknown audio format {ext or '(none)'} "
                 "(use .wav, .flac, ...)"
             )
-        tmp = stack.enter_context(atomic_output(target))
+        tmp = stack.enter_context(atomic_output(target, args.force))
 
         def opener(rate):
             handle = sf.SoundFile(tmp, "w", samplerate=rate, channels=1)
@@ -452,6 +455,15 @@ def add_commands(sub, model_help):
     def common(p):
         p.add_argument("--model", help=model_help)
         p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+        p.add_argument(
+            "--device",
+            default="cpu",
+            help="where the model runs: cpu (default; its .rnc bytes are the "
+            "reference), cuda, cuda:1, ...",
+        )
+        p.add_argument(
+            "-f", "--force", action="store_true", help="overwrite existing outputs"
+        )
         p.add_argument("--entropy", metavar="FILE", help=entropy_help)
         p.add_argument("--quiet", action="store_true", help="no notices, no summary")
         p.add_argument(
