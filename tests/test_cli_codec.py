@@ -316,3 +316,36 @@ def test_device_option_reaches_the_model(monkeypatch):
     assert cli.main(["decode", "x.rnc", "x.wav"]) == 1  # no such file: no model
     assert cli.main(["encode", str(SAMPLE), "x.rnc"]) == 1
     assert seen["device"] == "cpu"
+
+
+@pytest.mark.parametrize("header_knows_length", [True, False])
+def test_conceal_keeps_every_whole_packet_before_a_cut(
+    clip, tmp_path, fast_cli, capsys, header_knows_length
+):
+    rnc, out = tmp_path / "a.rnc", tmp_path / "out.wav"
+    args = ["encode", str(clip), str(rnc), "--frames-per-packet", "25", "--quiet"]
+    assert cli.main(args) == 0
+    data = rnc.read_bytes()
+    reader = RNCReader(io.BytesIO(data))
+    sizes = [p.size for p in reader.packets()]
+    if not header_knows_length:  # as a pipe writes it: length unknown
+        header = reader.header
+        header.num_samples = None
+        data = header.pack() + data[reader.header_size :]
+    start = len(data) - sum(sizes)
+    cut = data[: start + sizes[0] + sizes[1] + 5]  # 2 whole packets, then a cut
+    (tmp_path / "cut.rnc").write_bytes(cut)
+    assert cli.main(["decode", str(tmp_path / "cut.rnc"), str(out)]) == 1
+    assert "truncated" in one_error_line(capsys.readouterr().err)
+    assert not out.exists()
+    assert cli.main(["decode", str(tmp_path / "cut.rnc"), str(out), "--conceal"]) == 0
+    err = capsys.readouterr().err
+    assert "truncated" in err and "kept the 1.000 s before the cut" in err
+    wav, rate = sf.read(out, dtype="int16")
+    whole, _ = sf.read(clip, dtype="int16")
+    if header_knows_length:  # the header's length, silence after the cut
+        assert len(wav) == len(whole) and np.all(wav[16000:] == 0)
+        assert "0.500 s of silence after it" in err
+    else:
+        assert len(wav) == 16000
+    assert np.abs(wav[:15000]).max() > 1000  # speech before the cut

@@ -112,7 +112,7 @@ def test_a_failed_compressed_write_keeps_the_previous_file(tmp_path):
     previous = out.read_bytes()
     assert len(previous) > 300
     failed = subprocess.run(
-        cmd + [str(out), "--bitrate", "1.5"],
+        cmd + [str(out), "--bitrate", "1.5", "--force"],
         env=ENV,
         capture_output=True,
         text=True,

@@ -26,6 +26,7 @@ from speechbrain_rnncodec.bitstream.container import (
     ModelMismatchError,
     RNCReader,
     RNCWriter,
+    TruncatedError,
 )
 from speechbrain_rnncodec.bitstream.entropy import (
     FREQUENCY_FILE,
@@ -419,7 +420,9 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
         ``start(header)``, ``write(float32 samples)``, ``finish(n)``.
     conceal : bool
         A packet whose CRC fails becomes silence (reported through
-        ``warn``) instead of an error.
+        ``warn``) instead of an error; a stream cut before its end keeps
+        every whole packet before the cut, and where the header gives the
+        length, silence fills the rest (reported).
     name : str
         What to call the input in messages.
     warn : callable, optional
@@ -454,9 +457,8 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
             sink.write(samples)
             emitted += len(samples)
 
-    for packet in reader.packets(conceal):
-        if not packet.num_frames:
-            continue
+    def decode_packet(packet):
+        nonlocal decoder
         if packet.payload is None:
             first = packet.first_frame
             (warn or logger.warning)(
@@ -468,12 +470,37 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
             emit(_flushed(decoder))
             emit(np.zeros(packet.num_frames * hop, dtype=np.float32))
             decoder = codec.streaming_decoder()
-            continue
+            return
         codes = reader.decode(packet, model)
         wav = decoder.push(torch.from_numpy(codes)[None].to(codec.device))
         emit(wav[0].cpu().numpy())
+
+    try:
+        for packet in reader.packets(conceal):
+            if packet.num_frames:
+                decode_packet(packet)
+    except TruncatedError as err:
+        if not conceal:
+            raise
+        cut = err
+    else:
+        cut = None
     emit(_flushed(decoder))
-    num_samples = reader.num_samples
+    if cut is None:
+        num_samples = reader.num_samples
+    else:
+        decoded = emitted + len(held)
+        num_samples = reader.num_samples = decoded if limit is None else limit
+        rest = num_samples - decoded
+        (warn or logger.warning)(
+            f"{cut}; kept the {decoded / header.sample_rate:.3f} s before the cut"
+            + (
+                f", {rest / header.sample_rate:.3f} s of silence after it"
+                if rest
+                else ""
+            )
+        )
+        emit(np.zeros(rest, dtype=np.float32))
     if limit is None:
         held = held[: max(num_samples - emitted, 0)]
         emit(np.zeros(0), final=True)

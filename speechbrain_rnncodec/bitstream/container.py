@@ -67,6 +67,10 @@ class BitstreamError(ValueError):
     """An ``.rnc`` stream that cannot be read (the message says why)."""
 
 
+class TruncatedError(BitstreamError):
+    """The stream ends before its end packet (a cut file or a broken pipe)."""
+
+
 class ModelMismatchError(BitstreamError):
     """An ``.rnc`` stream made by another model (or frequency table)."""
 
@@ -455,7 +459,7 @@ class RNCReader:
         self.corrupted = 0
 
     def _truncated(self, what):
-        return BitstreamError(f"{self.name}: truncated .rnc data ({what})")
+        return TruncatedError(f"{self.name}: truncated .rnc data ({what})")
 
     def packets(self, conceal=False):
         """Yields :class:`Packet` objects until the end packet.
