@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench core-check
 
 $(BIN)/rnncodec: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,12 @@ test: setup
 
 bench: setup
 	$(BIN)/rnncodec bench
+
+# The core install (no extras, setup.cfg) codes speech: a venv of its own,
+# from a wheel of this checkout.
+core-check:
+	$(PYTHON) -m venv .venv-core
+	.venv-core/bin/pip install -q --upgrade pip
+	.venv-core/bin/pip install -q torch==2.14.1 torchaudio==2.11.0
+	.venv-core/bin/pip install -q .
+	OMP_NUM_THREADS=1 .venv-core/bin/python tests/core_install_smoke.py
