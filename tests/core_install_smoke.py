@@ -44,7 +44,6 @@ class BlockExtras(importlib.abc.MetaPathFinder):
 
 def main():
     """Codes the shipped sample through the API and the command."""
-    import torch
 
     from speechbrain_rnncodec import cli
     from speechbrain_rnncodec.audio import read_audio
