@@ -377,6 +377,43 @@ def cmd_generate(args):
     return 0
 
 
+LISTEN_CODECS = (
+    "rnncodec@1.5",
+    "rnncodec@3",
+    "rnncodec@6",
+    "codec2@3200",
+    "opus@6",
+    "opus@12",
+)
+
+
+def cmd_listen(args):
+    """``rnncodec listen PAGE``: one utterance through every codec, to hear."""
+    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.baselines import make_codec
+    from speechbrain_rnncodec.demo import SAMPLE
+    from speechbrain_rnncodec.report import write_listening_page
+
+    model = load_codec(args)
+    source = args.input or SAMPLE
+    wav = read_audio(source, model.sample_rate, duration=args.seconds)
+    players = [("original", wav, f"{len(wav) / model.sample_rate:.1f} s")]
+    for spec in args.codecs.split(","):
+        codec = make_codec(spec, model=model)
+        data, decoded = codec.roundtrip(wav)
+        players.append((spec, decoded, f"{codec.kbps(data, len(wav)):.2f} kbps"))
+    meta = {
+        "command": "rnncodec " + " ".join(sys.argv[1:]),
+        "input": f"{source}, first {args.seconds:g} s",
+        "model": model.model_fingerprint()[0],
+    }
+    page = write_listening_page(
+        args.output, "Listen: rnncodec beside Opus and Codec 2", meta, players
+    )
+    print(f"{page}: {len(players)} players, {page.stat().st_size} bytes")
+    return 0
+
+
 def _generation_page(args, codec, samples):
     """``rnncodec generate --page``: median DNSMOS and a listening page."""
     import pathlib
@@ -577,6 +614,25 @@ def build_parser():
         help="score each sample with DNSMOS and write OUTPUT.html to listen",
     )
     gen.set_defaults(handler=cmd_generate)
+
+    listen = sub.add_parser(
+        "listen",
+        help="a listening page: one utterance through our codec and its peers",
+        description="Code the first --seconds of an utterance with each codec "
+        "(real bytes: .rnc files, Opus and Codec 2 through their tools) and "
+        "write a self-contained HTML page of players with the measured kbps.",
+    )
+    listen.add_argument("output", help="HTML page to write")
+    listen.add_argument("--input", help="audio file (default: the shipped sample)")
+    listen.add_argument("--seconds", type=float, default=4.0)
+    listen.add_argument(
+        "--codecs",
+        default=",".join(LISTEN_CODECS),
+        help="comma-separated NAME@BITRATE (default: %(default)s)",
+    )
+    listen.add_argument("--model", help=model_help)
+    listen.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    listen.set_defaults(handler=cmd_listen)
 
     # Compressed .rnc files: encode, decode, info, fit-entropy.
     from speechbrain_rnncodec.bitstream.commands import add_commands

@@ -7,6 +7,7 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import contextlib
 import io
 import math
 import os
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_rnncodec import report
+from speechbrain_rnncodec import cli, report
 
 CHROMIUM = pathlib.Path(os.environ.get("RNNCODEC_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -199,19 +200,19 @@ async () => {
 """
 
 
-@pytest.fixture(scope="module")
-def browser_page(written, tmp_path_factory):
-    """The report open in headless Chromium, with the errors it logged."""
+@contextlib.contextmanager
+def chromium_page(path, profile):
+    """``path`` open in headless Chromium; yields the page, the errors it
+    logged and the URLs it requested."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install chromium)")
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the playwright Python package drives Chromium"
     )
-    path = written[0]
     errors, requests = [], []
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
+            str(profile),
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
@@ -232,10 +233,17 @@ def browser_page(written, tmp_path_factory):
                 "requestfailed", lambda r: errors.append(f"requestfailed: {r.url[:80]}")
             )
             page.on("request", lambda r: requests.append(r.url))
-            page.goto(path.as_uri(), wait_until="load")
+            page.goto(pathlib.Path(path).as_uri(), wait_until="load")
             yield page, errors, requests
         finally:
             context.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(written, tmp_path_factory):
+    """The report open in headless Chromium, with the errors it logged."""
+    with chromium_page(written[0], tmp_path_factory.mktemp("chromium-profile")) as p:
+        yield p
 
 
 def test_report_in_browser(browser_page, written):
@@ -286,3 +294,35 @@ def test_report_screenshot(browser_page, tmp_path):
         assert grey.getextrema()[0] < grey.getextrema()[1]
         assert len(grey.getcolors(maxcolors=256)) > 16  # not a blank page
     assert errors == []
+
+
+LISTEN_PAGE = pathlib.Path(__file__).parents[1] / "docs" / "samples" / "listen.html"
+
+
+def test_the_committed_listening_page_plays(tmp_path):
+    """docs/samples/listen.html (``rnncodec listen``): every player loads
+    and decodes in Chromium, the page is small and loads nothing else."""
+    assert LISTEN_PAGE.stat().st_size < 1_000_000
+    with chromium_page(LISTEN_PAGE, tmp_path / "profile") as (page, errors, requests):
+        found = page.evaluate(_CHECK_JS)
+    assert found["captions"] == ["original", *cli.LISTEN_CODECS]
+    seconds = found["media"][0]["duration"]
+    assert seconds > 2.5  # a few seconds of speech, the same in every player
+    for m in found["media"]:
+        assert m["error"] is None and m["why"] in ("ready", "canplay"), m
+        assert abs(m["duration"] - seconds) < 0.01, m
+    for d in found["decoded"]:
+        assert d["rate"] == SR and d["rms"] > 0.01, d
+    assert "rnncodec listen" in found["meta"]
+    assert [u for u in requests if not u.startswith(("data:", "file:"))] == []
+    assert errors == []
+
+
+def test_listen_command_codes_every_peer(tmp_path, capsys):
+    page = tmp_path / "listen.html"
+    codecs = "rnncodec@1.5,codec2@3200,opus@6"
+    assert cli.main(["listen", str(page), "--seconds", "1", "--codecs", codecs]) == 0
+    assert "4 players" in capsys.readouterr().out
+    text = page.read_text()
+    assert text.count("<audio") == 4 and text.count("data:audio/flac") == 4
+    assert "rnncodec@1.5</figcaption>" in text and " kbps</div>" in text
