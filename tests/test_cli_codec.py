@@ -349,3 +349,14 @@ def test_conceal_keeps_every_whole_packet_before_a_cut(
     else:
         assert len(wav) == 16000
     assert np.abs(wav[:15000]).max() > 1000  # speech before the cut
+
+
+def test_a_long_single_file_shows_progress_in_seconds_of_audio(monkeypatch):
+    from speechbrain_rnncodec.bitstream.commands import with_progress
+
+    for seconds, shown in ((90, True), (30, False)):
+        err = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", err)
+        chunks = [np.zeros((16000, 2), dtype=np.float32)] * seconds
+        assert len(list(with_progress(iter(chunks), seconds * 16000, 16000))) == seconds
+        assert (f"{seconds}/{seconds} s audio" in err.getvalue()) is shown

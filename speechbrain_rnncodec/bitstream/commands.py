@@ -223,6 +223,8 @@ def _encode_one(codec, args, source, target, notice):
     else:
         rate, channels, chunks = file_chunks(source)
         name = str(source)
+        if notice is not None and sys.stderr.isatty():
+            chunks = with_progress(chunks, sf.info(str(source)).frames, rate)
     options = {"bitrate": args.bitrate, "frames_per_packet": args.frames_per_packet}
     if str(target) == STDIO:
         return encode_stream(
@@ -240,6 +242,42 @@ def _encode_one(codec, args, source, target, notice):
             codec, chunks, rate, channels, out, name=name, notice=notice, **options
         )
     return writer
+
+
+PROGRESS_MIN_SECONDS = 60.0  # shorter files code in a few seconds: no bar
+
+
+def with_progress(chunks, total_frames, rate):
+    """``chunks`` ([n, channels] arrays) with a progress bar in seconds of
+    audio on stderr, for a single long file on a terminal.
+
+    Arguments
+    ---------
+    chunks : iterable
+        Audio chunks.
+    total_frames : int
+        Sample frames of the whole file.
+    rate : int
+        Its sampling rate.
+
+    Yields
+    ------
+    numpy.ndarray
+        The chunks, unchanged.
+    """
+    from tqdm import tqdm
+
+    total = total_frames / rate
+    with tqdm(
+        total=round(total, 1),
+        unit="s",
+        file=sys.stderr,
+        disable=total < PROGRESS_MIN_SECONDS,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]",
+    ) as bar:
+        for chunk in chunks:
+            bar.update(len(chunk) / rate)
+            yield chunk
 
 
 def _summary(src, dst, header, size):
