@@ -360,3 +360,62 @@ def test_a_long_single_file_shows_progress_in_seconds_of_audio(monkeypatch):
         chunks = [np.zeros((16000, 2), dtype=np.float32)] * seconds
         assert len(list(with_progress(iter(chunks), seconds * 16000, 16000))) == seconds
         assert (f"{seconds}/{seconds} s audio" in err.getvalue()) is shown
+
+
+def test_decode_restores_the_original_rate_and_channels(tmp_path, fast_cli, capsys):
+    speech = read_audio(SAMPLE)[:16000].numpy()
+    stereo = torchaudio_resample(speech, 16000, 44100)
+    src = tmp_path / "stereo.wav"
+    sf.write(src, np.stack([stereo, 0.5 * stereo], axis=1), 44100, subtype="PCM_16")
+    rnc, out = tmp_path / "a.rnc", tmp_path / "a.wav"
+    assert cli.main(["encode", str(src), str(rnc), "--quiet"]) == 0
+    assert cli.main(["decode", str(rnc), str(out), "--rate", "original"]) == 0
+    info = sf.info(out)
+    assert (info.samplerate, info.channels) == (44100, 2)
+    assert abs(info.frames - len(stereo)) <= 3
+    restored, _ = sf.read(out)
+    assert np.array_equal(restored[:, 0], restored[:, 1])  # the mix, twice
+    assert np.abs(restored).max() > 0.05
+    # the same through a pipe: a WAV stream with the original format
+    piped = io.BytesIO()
+    with open(rnc, "rb") as fin:
+        monkey_stdio(fin, piped, ["decode", "-", "-", "--rate", "original"])
+    data, rate = sf.read(io.BytesIO(piped.getvalue()))
+    assert rate == 44100 and data.shape == restored.shape
+    assert np.allclose(data, restored, atol=1 / 32768)
+    assert cli.main(["decode", str(rnc), str(tmp_path / "b.wav")]) == 0
+    assert (
+        sf.info(tmp_path / "b.wav").samplerate,
+        sf.info(tmp_path / "b.wav").channels,
+    ) == (16000, 1)
+
+
+def torchaudio_resample(samples, orig, new):
+    import torch
+    import torchaudio
+
+    return torchaudio.functional.resample(torch.from_numpy(samples), orig, new).numpy()
+
+
+def monkey_stdio(stdin, stdout, args):
+    """Runs cli.main with binary stdin / stdout streams."""
+
+    class Binary:
+        def __init__(self, raw):
+            self.buffer = raw
+
+        def isatty(self):
+            return False
+
+        def write(self, text):
+            pass
+
+        def flush(self):
+            pass
+
+    saved = sys.stdin, sys.stdout
+    sys.stdin, sys.stdout = Binary(stdin), Binary(stdout)
+    try:
+        assert cli.main(args) == 0
+    finally:
+        sys.stdin, sys.stdout = saved

@@ -307,10 +307,14 @@ def cmd_encode(args):
 
 def _decode_one(codec, args, source, target, warn):
     from speechbrain_rnncodec.bitstream.codec_io import (
+        RestoringSink,
         SoundFileSink,
         WavStreamSink,
         decode_stream,
     )
+
+    def restored(sink):
+        return RestoringSink(sink) if args.rate == "original" else sink
 
     name = "stdin" if str(source) == STDIO else str(source)
     with contextlib.ExitStack() as stack:
@@ -319,7 +323,7 @@ def _decode_one(codec, args, source, target, warn):
         else:
             inp = stack.enter_context(open(source, "rb"))
         if str(target) == STDIO:
-            sink = WavStreamSink(sys.stdout.buffer)
+            sink = restored(WavStreamSink(sys.stdout.buffer))
             return decode_stream(codec, inp, sink, args.conceal, name, warn)
         target = pathlib.Path(target)
         ext = target.suffix.lower()
@@ -330,13 +334,13 @@ def _decode_one(codec, args, source, target, warn):
             )
         tmp = stack.enter_context(atomic_output(target, args.force))
 
-        def opener(rate):
-            handle = sf.SoundFile(tmp, "w", samplerate=rate, channels=1)
+        def opener(rate, channels):
+            handle = sf.SoundFile(tmp, "w", samplerate=rate, channels=channels)
             stack.callback(handle.close)  # closed before the rename or unlink
             return handle
 
         return decode_stream(
-            codec, inp, SoundFileSink(opener), args.conceal, name, warn
+            codec, inp, restored(SoundFileSink(opener)), args.conceal, name, warn
         )
 
 
@@ -539,6 +543,13 @@ def add_commands(sub, model_help):
     )
     dec.add_argument("input", metavar="IN")
     dec.add_argument("output", metavar="OUT")
+    dec.add_argument(
+        "--rate",
+        choices=["codec", "original"],
+        default="codec",
+        help="codec: the model's rate, mono (default); original: the input's "
+        "rate and channel count as the file records them",
+    )
     dec.add_argument(
         "--conceal",
         action="store_true",
