@@ -73,6 +73,8 @@ class RNNCodec(Pretrained):
         savedir=None,
         local_strategy=LocalStrategy.SYMLINK,
         fetch_config=None,
+        overrides_must_match=True,
+        download_only=False,
         **kwargs,
     ):
         """Loads a codec; ``source=None`` loads the shipped default model.
@@ -99,13 +101,18 @@ class RNNCodec(Pretrained):
             How fetched files reach ``savedir``.
         fetch_config : speechbrain.utils.fetching.FetchConfig, optional
             Network, revision and cache options.
+        overrides_must_match : bool
+            Refuse an override of a key the yaml lacks (SpeechBrain's).
+        download_only : bool
+            Only fetch the model's files into ``savedir`` (weights, yaml and
+            entropy models) and return None, as SpeechBrain does.
         **kwargs
             Passed to the constructor (``run_opts``, ...).
 
         Returns
         -------
-        RNNCodec
-            The loaded codec, in eval mode.
+        RNNCodec or None
+            The loaded codec, in eval mode (None with ``download_only``).
         """
         source = str(source or DEFAULT_MODEL)
         fetch_config = fetch_config or FetchConfig()
@@ -119,7 +126,9 @@ class RNNCodec(Pretrained):
             msg = f"cannot fetch {hparams_file} of {source}: {err}"
             raise FileNotFoundError(msg) from err
         with open(path, encoding="utf-8") as fin:
-            hparams = load_hyperpyyaml(fin, overrides or {})
+            hparams = load_hyperpyyaml(
+                fin, overrides or {}, overrides_must_match=overrides_must_match
+            )
         pretrainer = hparams.get("pretrainer")
         if pretrainer is None or "modules" not in hparams:
             raise ValueError(f"{hparams_file} of {source} lacks modules/pretrainer")
@@ -141,10 +150,12 @@ class RNNCodec(Pretrained):
             name = next(n for n in pretrainer.loadables if n not in pretrainer.is_local)
             msg = f"cannot fetch {name}.ckpt of {source}: {err}"
             raise FileNotFoundError(msg) from err
-        pretrainer.load_collected()
         if savedir is not None or not local.is_dir():
             # Beside the checkpoints, where the codec looks for them.
             _fetch_entropy_files(source, savedir, fetch_kw)
+        if download_only:
+            return None
+        pretrainer.load_collected()
         return cls(modules=hparams["modules"], hparams=hparams, **kwargs)
 
     @property

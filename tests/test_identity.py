@@ -95,3 +95,20 @@ def test_a_copy_in_savedir_writes_the_bytes_of_the_shipped_model(tmp_path):
     assert (tmp_path / "token_prior.npz").exists()
     wav = read_audio(SAMPLE)[:32000]
     assert copy.compress(wav, bitrate=1.5) == shipped.compress(wav, bitrate=1.5)
+
+
+def test_from_hparams_takes_speechbrain_arguments(tmp_path):
+    assert (
+        RNNCodec.from_hparams(
+            source=str(DEFAULT_MODEL), savedir=str(tmp_path), download_only=True
+        )
+        is None
+    )
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"hyperparams.yaml", "decoder.ckpt", "token_prior.npz"} <= names
+    codec = RNNCodec.from_hparams(
+        source=str(tmp_path),
+        overrides={"no_such_key": 1},
+        overrides_must_match=False,
+    )
+    assert codec.model_fingerprint() == RNNCodec.from_hparams().model_fingerprint()

@@ -215,3 +215,17 @@ def test_dasb_interface_takes_any_codebook_count_and_encodec_layout(codec, speec
             codec.sig_to_tokens(speech[None], num_codebooks=bad)
     with pytest.raises(ValueError, match="mono"):
         codec.encode(torch.zeros(1, 2, 320))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_every_public_method_runs_on_cuda_from_cpu_inputs(speech):
+    codec = RNNCodec.from_hparams(run_opts={"device": "cuda"})
+    tokens, _ = codec.encode(speech[None], bitrate=3.0)  # a CPU waveform in
+    assert tokens.device.type == "cuda"
+    assert codec.decode(tokens.cpu()).device.type == "cuda"
+    assert codec.sig_to_tokens(speech[None, None], num_codebooks=4).device.type == (
+        "cuda"
+    )
+    assert codec.tokens_to_sig(tokens.cpu()).device.type == "cuda"
+    data = codec.compress(speech, bitrate=1.5)
+    assert codec.decompress(data).shape == speech.shape
