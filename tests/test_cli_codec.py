@@ -27,11 +27,6 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1")
 RNCCODEC = [sys.executable, "-m", "speechbrain_rnncodec.cli"]
 
 
-@pytest.fixture(scope="module")
-def codec():
-    return RNNCodec.from_hparams()
-
-
 @pytest.fixture
 def fast_cli(codec, monkeypatch):
     """main() in-process, with the model loaded once."""

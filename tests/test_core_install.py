@@ -5,6 +5,10 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 SMOKE = pathlib.Path(__file__).parent / "core_install_smoke.py"
 
 

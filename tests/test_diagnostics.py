@@ -25,11 +25,6 @@ DEV = ROOT / "tests" / "samples" / "LibriSpeech" / "dev-clean-5"
 
 
 @pytest.fixture(scope="module")
-def codec():
-    return RNNCodec.from_hparams()
-
-
-@pytest.fixture(scope="module")
 def speech():
     return read_audio(SAMPLE)[: 2 * 16000]
 

@@ -17,6 +17,8 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_rnncodec.checkpoints import AtomicCheckpointer, CheckpointError
 
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 

@@ -8,12 +8,6 @@ from speechbrain_rnncodec import cli
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.demo import SAMPLE
 from speechbrain_rnncodec.generate import generate, sample_tokens
-from speechbrain_rnncodec.inference import RNNCodec
-
-
-@pytest.fixture(scope="module")
-def codec():
-    return RNNCodec.from_hparams()
 
 
 def test_length_and_determinism_under_a_seed(codec):

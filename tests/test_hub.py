@@ -25,11 +25,6 @@ HUB_YAML = ROOT / "hparams" / "rnn_vq_16k.yaml"
 HUB_FILES = ("hyperparams.yaml", "encoder.ckpt", "quantizer.ckpt", "decoder.ckpt")
 
 
-@pytest.fixture(scope="module")
-def codec():
-    return RNNCodec.from_hparams()
-
-
 @pytest.fixture
 def clip(tmp_path):
     import soundfile as sf

@@ -19,11 +19,6 @@ HUB_YAML = ROOT / "hparams" / "rnn_vq_16k.yaml"
 
 
 @pytest.fixture(scope="module")
-def codec():
-    return RNNCodec.from_hparams()
-
-
-@pytest.fixture(scope="module")
 def speech():
     return read_audio(SAMPLE)[: 16000 * 2]
 

@@ -1,10 +1,14 @@
 """A small load test: many short files and a long one through the command
 (folder mode, streaming) and the API; memory bounded, no leak."""
 
+import pytest
+
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.loadtest import load_test
+
+pytestmark = pytest.mark.slow
 
 
 def test_short_files_and_a_long_file_in_bounded_memory(tmp_path):

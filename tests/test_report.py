@@ -20,6 +20,8 @@ import torch
 
 from speechbrain_rnncodec import cli, report
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = pathlib.Path(os.environ.get("RNNCODEC_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",

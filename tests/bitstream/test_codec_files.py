@@ -32,11 +32,6 @@ TEST_FILES = sorted(
 
 
 @pytest.fixture(scope="module")
-def codec():
-    return RNNCodec.from_hparams()
-
-
-@pytest.fixture(scope="module")
 def speech():
     return read_audio(SAMPLE)[:24000]  # 1.5 s
 

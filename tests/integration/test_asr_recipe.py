@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes" / "LibriSpeech" / "ASR"
 SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"

@@ -6,8 +6,12 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from speechbrain_rnncodec.bitstream.learned import LearnedPriorModel
 from speechbrain_rnncodec.inference import RNNCodec
+
+pytestmark = pytest.mark.slow
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes" / "LibriSpeech" / "prior"

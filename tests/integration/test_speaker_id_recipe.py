@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes" / "LibriSpeech" / "speaker_id"
 SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"

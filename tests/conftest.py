@@ -1,4 +1,6 @@
-"""Hypothesis next to SpeechBrain.
+"""Fixtures shared by every test, and Hypothesis next to SpeechBrain.
+
+* ``codec``: the shipped default model, loaded once per test module.
 
 * Hypothesis scans every module in ``sys.modules`` for constants
   (``getattr(module, "__file__")``); SpeechBrain puts lazy modules there
@@ -12,6 +14,7 @@
 import sys
 import tempfile
 
+import pytest
 from hypothesis import configuration
 from speechbrain.utils.importutils import LazyModule
 
@@ -34,3 +37,16 @@ if providers is not None:
         return _scan()
 
     providers._get_local_constants = _skip_lazy_modules
+
+
+# --------------------------------------------------------------------------
+# Shared fixtures (one conftest for the whole tree: two would both import as
+# module ``conftest`` next to --doctest-modules).
+
+
+@pytest.fixture(scope="module")
+def codec():
+    """The shipped default model, loaded once per test module."""
+    from speechbrain_rnncodec.inference import RNNCodec
+
+    return RNNCodec.from_hparams()
