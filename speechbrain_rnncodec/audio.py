@@ -5,8 +5,10 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import io
 import logging
 
+import numpy as np
 import soundfile as sf
 import torch
 import torchaudio
@@ -42,6 +44,33 @@ def check_waveform(wav):
     if bad:
         raise AudioError(f"audio holds {bad} NaN or infinite samples")
     return wav
+
+
+def pcm16(samples):
+    """16-bit PCM of float samples: the one rule of the package, libsndfile's
+    (as a .wav written by soundfile): scaled by 32768, rounded, clipped;
+    NaN becomes 0.
+
+    Arguments
+    ---------
+    samples : numpy.ndarray or torch.Tensor
+        Float samples, any shape (interleaved frames stay interleaved).
+
+    Returns
+    -------
+    numpy.ndarray
+        int16 samples, flat.
+
+    Example
+    -------
+    >>> pcm16(np.array([0.5, -1.0, 2.0, float("nan")])).tolist()
+    [16384, -32768, 32767, 0]
+    """
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, 16000, format="RAW", subtype="PCM_16", endian="LITTLE")
+    return np.frombuffer(buffer.getvalue(), dtype="<i2")
 
 
 def to_mono_at(wav, rate, sample_rate, name="audio"):

@@ -48,7 +48,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from speechbrain_rnncodec.audio import check_waveform
+from speechbrain_rnncodec.audio import check_waveform, pcm16
 
 SAMPLE_RATE = 16000
 
@@ -95,11 +95,6 @@ def _mono(wav):
     if wav.dim() != 1:
         raise ValueError(f"expected a mono waveform [T], got shape {tuple(wav.shape)}")
     return check_waveform(wav)
-
-
-def _to_int16(wav):
-    """16-bit PCM samples of float ``wav`` [T] (clipped to [-1, 1))."""
-    return (wav.numpy() * 32768.0).round().clip(-32768, 32767).astype(np.int16)
 
 
 def fit_length(wav, num_samples):
@@ -267,7 +262,7 @@ class OpusCodec(Codec):
 
     def encode(self, wav):
         """Bytes of the ``.opus`` file (or packets, in-process) of ``wav`` [T]."""
-        pcm = _to_int16(_mono(wav))
+        pcm = pcm16(_mono(wav))
         if self.in_process:
             return self._encode_lib(pcm)
         with tempfile.TemporaryDirectory(prefix="rnncodec-opus-") as tmp:
@@ -451,7 +446,7 @@ class Codec2Codec(Codec):
 
     def encode(self, wav):
         """Bytes of the ``.c2`` file of ``wav`` [T]."""
-        pcm = _to_int16(_mono(wav))
+        pcm = pcm16(_mono(wav))
         with tempfile.TemporaryDirectory(prefix="rnncodec-codec2-") as tmp:
             tmp = pathlib.Path(tmp)
             sf.write(tmp / "in.wav", pcm, self.sample_rate, subtype="PCM_16")

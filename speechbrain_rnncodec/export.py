@@ -158,6 +158,20 @@ def codebook_entries(module):
     )
 
 
+def decoder_head(dec):
+    """What the decoder's head is, for the model card."""
+    if not getattr(dec, "predicts_pitch", False):
+        return "inverse-STFT head"
+    pitch = f"{dec.pitch_bins} F0 bins" if dec.pitch_bins else "a regressed F0"
+    return (
+        f"source-filter head: {pitch} and a voicing decision predicted from the "
+        f"latents drive a band-limited harmonic excitation, which with seeded "
+        f"noise is shaped by {dec.n_bands}-band envelopes"
+        + (" plus a complex residual" if dec.residual else "")
+        + ", then an inverse STFT"
+    )
+
+
 def _millions(count):
     return f"{count / 1e6:.2f} M"
 
@@ -224,7 +238,7 @@ def model_card(hparams, training_data=TRAINING_DATA, metrics_markdown=None):
         f"{enc_rnn.hidden_size} with a skip path, {latent}-d latent.",
         f"- Quantizer: {vq.summary()}; {rates}.",
         f"- Decoder: {dec_rnn.num_layers}-layer {type(dec_rnn).__name__} "
-        f"{dec_rnn.hidden_size}, inverse-STFT head ({dec.istft.n_fft}-point, "
+        f"{dec_rnn.hidden_size}, {decoder_head(dec)} ({dec.istft.n_fft}-point, "
         f"{dec.istft.hop_length}-sample hop).",
         f"- Sample rate {rate} Hz, {vq.frame_rate:g} token frames per second "
         f"({enc.samples_per_frame} samples each), algorithmic latency "

@@ -23,6 +23,7 @@ import wave
 import numpy as np
 
 from speechbrain_rnncodec.atomic import write_bytes
+from speechbrain_rnncodec.audio import pcm16
 
 ORIGINAL = "original"
 SAMPLE_RATE = 16000
@@ -272,8 +273,7 @@ def wav_bytes(wav, sample_rate=SAMPLE_RATE):
     >>> data[:4], data[8:12], len(data)
     (b'RIFF', b'WAVE', 364)
     """
-    samples = np.nan_to_num(_as_numpy(wav), nan=0.0, posinf=1.0, neginf=-1.0)
-    pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    pcm = pcm16(_as_numpy(wav))
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)

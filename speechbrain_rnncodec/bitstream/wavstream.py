@@ -6,7 +6,6 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
-import io
 import math
 import struct
 
@@ -15,7 +14,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from speechbrain_rnncodec.audio import AudioError
+from speechbrain_rnncodec.audio import AudioError, pcm16
 
 MAX_RATE = 768000
 MAX_CHANNELS = 1024
@@ -174,13 +173,9 @@ def wav_header(sample_rate, channels=1, sample_bytes=2, num_samples=None):
 
 
 def to_pcm16(samples):
-    """float samples -> little-endian 16-bit PCM bytes, converted (scaled,
-    rounded, clipped) by libsndfile exactly as a .wav file written by
-    soundfile."""
-    buffer = io.BytesIO()
-    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-    sf.write(buffer, samples, 16000, format="RAW", subtype="PCM_16", endian="LITTLE")
-    return buffer.getvalue()
+    """float samples -> little-endian 16-bit PCM bytes
+    (:func:`~speechbrain_rnncodec.audio.pcm16`)."""
+    return pcm16(samples).tobytes()
 
 
 class StreamResampler:
