@@ -7,7 +7,6 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
-import contextlib
 import io
 import math
 import os
@@ -202,50 +201,53 @@ async () => {
 """
 
 
-@contextlib.contextmanager
-def chromium_page(path, profile):
-    """``path`` open in headless Chromium; yields the page, the errors it
-    logged and the URLs it requested."""
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """One headless Chromium for the module's page tests (Playwright's sync
+    API allows one running instance at a time)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install chromium)")
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the playwright Python package drives Chromium"
     )
-    errors, requests = [], []
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(profile),
+            str(tmp_path_factory.mktemp("chromium-profile")),
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
             viewport={"width": 1280, "height": 900},
         )
         try:
-            page = context.new_page()
-            page.on(
-                "console",
-                lambda m: (
-                    errors.append(f"console {m.type}: {m.text}")
-                    if m.type in ("error", "assert")
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-            page.on(
-                "requestfailed", lambda r: errors.append(f"requestfailed: {r.url[:80]}")
-            )
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(pathlib.Path(path).as_uri(), wait_until="load")
-            yield page, errors, requests
+            yield context
         finally:
             context.close()
 
 
+def open_page(context, path):
+    """``path`` open in a new tab; returns the page, the errors it logs and
+    the URLs it requests (both lists fill as the page runs)."""
+    errors, requests = [], []
+    page = context.new_page()
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "assert")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("requestfailed", lambda r: errors.append(f"requestfailed: {r.url[:80]}"))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(pathlib.Path(path).as_uri(), wait_until="load")
+    return page, errors, requests
+
+
 @pytest.fixture(scope="module")
-def browser_page(written, tmp_path_factory):
+def browser_page(written, chromium):
     """The report open in headless Chromium, with the errors it logged."""
-    with chromium_page(written[0], tmp_path_factory.mktemp("chromium-profile")) as p:
-        yield p
+    return open_page(chromium, written[0])
 
 
 def test_report_in_browser(browser_page, written):
@@ -301,12 +303,12 @@ def test_report_screenshot(browser_page, tmp_path):
 LISTEN_PAGE = pathlib.Path(__file__).parents[1] / "docs" / "samples" / "listen.html"
 
 
-def test_the_committed_listening_page_plays(tmp_path):
+def test_the_committed_listening_page_plays(chromium):
     """docs/samples/listen.html (``rnncodec listen``): every player loads
     and decodes in Chromium, the page is small and loads nothing else."""
     assert LISTEN_PAGE.stat().st_size < 1_000_000
-    with chromium_page(LISTEN_PAGE, tmp_path / "profile") as (page, errors, requests):
-        found = page.evaluate(_CHECK_JS)
+    page, errors, requests = open_page(chromium, LISTEN_PAGE)
+    found = page.evaluate(_CHECK_JS)
     assert found["captions"] == ["original", *cli.LISTEN_CODECS]
     seconds = found["media"][0]["duration"]
     assert seconds > 2.5  # a few seconds of speech, the same in every player
