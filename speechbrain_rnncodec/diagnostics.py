@@ -14,7 +14,7 @@ Authors
 
 import torch
 
-from speechbrain_rnncodec.lobes.streaming import encode_latents
+from speechbrain_rnncodec.lobes.streaming import decode_whole, encode_latents
 from speechbrain_rnncodec.metrics import pesq_wb, stoi
 
 BANDS_HZ = ((0, 200), (200, 400), (400, 800), (800, 1600), (1600, 3200), (3200, 8000))
@@ -222,13 +222,6 @@ def phase_diagnostics(codec, wavs, bitrate, iterations=(4, 16, 100)):
     return {"rows": rows, "bands": phase_agreement(pairs, codec.sample_rate)}
 
 
-def decode_with_pitch(decoder, quantized, teacher_pitch=None):
-    """Whole-sequence decoding of a source-filter decoder; returns the
-    samples [B, T] and the predicted pitch controls [B, N, 2]."""
-    wav, state = decoder(quantized, teacher_pitch=teacher_pitch)
-    return torch.cat([wav, decoder.flush(state)], dim=1), state.pitch
-
-
 def pitch_diagnostics(codec, wavs, bitrate):
     """How good the decoder's pitch is, and what its errors cost.
 
@@ -282,9 +275,9 @@ def pitch_diagnostics(codec, wavs, bitrate):
             ).quantized
             n_frames = quantized.shape[1] * dec.frames_per_step
             target = pitch_targets(track, 0, n_frames, dec.hop_length)[None]
-            out_pred, pitch = decode_with_pitch(dec, quantized)
-            out_ref, _ = decode_with_pitch(dec, quantized, target)
-        predicted.append(pitch[0])
+            out_pred, state = decode_whole(dec, quantized)
+            out_ref, _ = decode_whole(dec, quantized, teacher_pitch=target)
+        predicted.append(state.pitch[0])
         reference.append(target[0])
         for what, out in (("predicted pitch", out_pred), ("reference pitch", out_ref)):
             scores.setdefault(what, []).append(

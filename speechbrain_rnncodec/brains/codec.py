@@ -13,7 +13,7 @@ import torch
 from speechbrain.dataio.dataio import length_to_mask
 
 from speechbrain_rnncodec.distributed import check_replicas_in_sync
-from speechbrain_rnncodec.lobes.streaming import decode_latents, encode_latents, unwrap
+from speechbrain_rnncodec.lobes.streaming import decode_whole, encode_latents, unwrap
 from speechbrain_rnncodec.metrics import quality_stats
 from speechbrain_rnncodec.pitch import pitch_errors
 
@@ -155,15 +155,11 @@ class CodecBrain(sb.Brain):
             torch.ceil(lens * latents.shape[1]), latents.shape[1]
         ).bool()
         bottleneck = self.modules.quantizer(latents, num_quantizers, mask=mask)
-        pitch_state = None
-        if self.predicts_pitch:
-            wav, state = self.modules.decoder(
-                bottleneck.quantized, teacher_pitch=teacher_pitch
-            )
-            decoded = torch.cat([wav, unwrap(self.modules.decoder).flush(state)], 1)
-            pitch_state = state
-        else:
-            decoded = decode_latents(self.modules.decoder, bottleneck.quantized)
+        pitch = {"teacher_pitch": teacher_pitch} if self.predicts_pitch else {}
+        decoded, state = decode_whole(
+            self.modules.decoder, bottleneck.quantized, **pitch
+        )
+        pitch_state = state if self.predicts_pitch else None
         decoded = decoded[:, : wavs.shape[1]]
         sample_mask = length_to_mask(lens * wavs.shape[1], wavs.shape[1])
         return decoded * sample_mask, bottleneck, pitch_state

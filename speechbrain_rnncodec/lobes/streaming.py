@@ -191,8 +191,31 @@ def decode_latents(decoder, latents):
     torch.Tensor
         Waveforms, ``samples_per_frame`` samples per latent frame.
     """
-    wav, state = decoder(latents)
-    return torch.cat([wav, unwrap(decoder).flush(state)], dim=1)
+    return decode_whole(decoder, latents)[0]
+
+
+def decode_whole(decoder, latents, **kwargs):
+    """Waveforms of whole latent sequences and the decoder's last state.
+
+    Arguments
+    ---------
+    decoder : RNNDecoder or SourceFilterDecoder
+        The decoder lobe (or its DDP wrapper, called for the gradients).
+    latents : torch.Tensor
+        Latent frames [B, T', D].
+    **kwargs
+        Passed to the decoder (``teacher_pitch`` of the source-filter one).
+
+    Returns
+    -------
+    wav : torch.Tensor
+        Waveforms [B, T' * frame] (the overlap-add tail flushed).
+    state : object
+        The decoder's state after the last frame (its predicted pitch, for a
+        source-filter decoder).
+    """
+    wav, state = decoder(latents, **kwargs)
+    return torch.cat([wav, unwrap(decoder).flush(state)], dim=1), state
 
 
 def algorithmic_latency_ms(encoder, decoder, sample_rate=16000):
