@@ -286,7 +286,7 @@ def model_card(hparams, training_data=TRAINING_DATA, metrics_markdown=None):
     return "\n".join(lines)
 
 
-def load_weights(module, path):
+def load_weights(module, path, prefix=""):
     """Loads one checkpoint into ``module``, strictly and weights-only.
 
     Unpickling runs with ``weights_only=True`` (no code in a checkpoint
@@ -298,6 +298,9 @@ def load_weights(module, path):
         The module to fill.
     path : str
         Its ``.ckpt`` file.
+    prefix : str
+        Loads only the entries under this submodule name (e.g. ``"rnn"``),
+        for a module that is that part of the checkpoint's module.
 
     Raises
     ------
@@ -315,6 +318,9 @@ def load_weights(module, path):
         raise ValueError(f"{path} is not a weights-only checkpoint: {err}") from err
     if not isinstance(state, dict):
         raise ValueError(f"{path} holds a {type(state).__name__}, not weights")
+    if prefix:
+        start = prefix + "."
+        state = {k[len(start) :]: v for k, v in state.items() if k.startswith(start)}
     wanted = module.state_dict()
     bad = sorted(set(wanted) ^ set(state)) or [
         f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
@@ -329,7 +335,7 @@ def load_weights(module, path):
     module.load_state_dict(state)
 
 
-def load_hub_weights(modules, folder):
+def load_hub_weights(modules, folder, names=None):
     """Loads ``<folder>/<name>.ckpt`` into each module (e.g. to go on
     training from an exported model; float16 weights become float32).
 
@@ -339,6 +345,24 @@ def load_hub_weights(modules, folder):
         Name -> torch.nn.Module.
     folder : str
         A hub folder written by :func:`export_checkpoint`.
+    names : list of str, optional
+        The modules to load (default: all). A dotted name loads one part of
+        a module, e.g. ``"decoder.rnn"`` takes the recurrent stack of
+        ``decoder.ckpt`` into ``modules["decoder"].rnn``, to start a new
+        decoder head on a trained trunk.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> trained = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    >>> torch.save(trained.state_dict(), f"{folder}/decoder.ckpt")
+    >>> fresh = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    >>> load_hub_weights({"decoder": fresh}, folder, ["decoder.0"])
+    >>> torch.equal(fresh[0].weight, trained[0].weight)
+    True
     """
-    for name, module in modules.items():
-        load_weights(module, pathlib.Path(folder) / f"{name}.ckpt")
+    for name in names or list(modules):
+        root, _, part = name.partition(".")
+        module = modules[root].get_submodule(part) if part else modules[root]
+        load_weights(module, pathlib.Path(folder) / f"{root}.ckpt", prefix=part)

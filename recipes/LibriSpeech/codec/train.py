@@ -163,9 +163,9 @@ if __name__ == "__main__":
 
     if hparams["init_from"] and not hparams["checkpointer"].list_checkpoints():
         # A new run that starts from exported weights (checkpoints win).
-        names = hparams["init_modules"] or list(hparams["modules"])
-        modules = {name: hparams["modules"][name] for name in names}
-        load_hub_weights(modules, hparams["init_from"])
+        load_hub_weights(
+            hparams["modules"], hparams["init_from"], hparams["init_modules"]
+        )
 
     brain = CodecBrain(
         modules=hparams["modules"],
