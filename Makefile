@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast bench core-check
+.PHONY: setup demo test test-fast lint bench core-check
 
 $(BIN)/rnncodec: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,12 @@ setup: $(BIN)/rnncodec
 demo: setup
 	OMP_NUM_THREADS=1 $(BIN)/rnncodec demo --output results/demo
 
-test: setup
+test: lint
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The package's layers and no import cycles (contracts in setup.cfg).
+lint: setup
+	$(BIN)/lint-imports --no-cache
 
 # The quick subset for edits: everything but the tests marked slow.
 test-fast: setup

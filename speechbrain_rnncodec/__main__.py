@@ -2,6 +2,6 @@
 
 import sys
 
-from speechbrain_rnncodec.cli import main
+from speechbrain_rnncodec.cli.main import main
 
 sys.exit(main())

@@ -44,10 +44,9 @@ class BlockExtras(importlib.abc.MetaPathFinder):
 
 def main():
     """Codes the shipped sample through the API and the command."""
-
-    from speechbrain_rnncodec import cli
-    from speechbrain_rnncodec.audio import read_audio
-    from speechbrain_rnncodec.demo import SAMPLE
+    from speechbrain_rnncodec.audio.io import read_audio
+    from speechbrain_rnncodec.cli import main as cli
+    from speechbrain_rnncodec.evaluation.demo import SAMPLE
     from speechbrain_rnncodec.inference import RNNCodec
 
     codec = RNNCodec.from_hparams()

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_rnncodec.audio.
+"""Tests for speechbrain_rnncodec.audio.io.
 
 The FLAC file is a copy of a real LibriSpeech utterance
 (/work/shared/data/LibriSpeech, CC BY 4.0); tests needing it are skipped when
@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_rnncodec.audio import AudioError, check_waveform, read_audio
-from speechbrain_rnncodec.demo import SAMPLE as FLAC  # a shipped utterance
+from speechbrain_rnncodec.audio.io import AudioError, check_waveform, read_audio
+from speechbrain_rnncodec.evaluation.demo import SAMPLE as FLAC  # a shipped utterance
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def flac(tmp_path):
 
 
 def test_reads_librispeech_flac(flac, caplog):
-    caplog.set_level(logging.INFO, logger="speechbrain_rnncodec.audio")
+    caplog.set_level(logging.INFO, logger="speechbrain_rnncodec.audio.io")
     wav = read_audio(flac)
     info = sf.info(str(flac))
     assert info.samplerate == 16000
@@ -46,7 +46,7 @@ def test_stereo_44k_is_downmixed_and_resampled(tmp_path, caplog):
     path = tmp_path / "stereo.wav"
     sf.write(str(path), stereo, rate, subtype="FLOAT")
 
-    caplog.set_level(logging.INFO, logger="speechbrain_rnncodec.audio")
+    caplog.set_level(logging.INFO, logger="speechbrain_rnncodec.audio.io")
     wav = read_audio(path)
     assert wav.dim() == 1 and wav.dtype == torch.float32
     assert abs(wav.shape[0] - 16000 * seconds) <= 1

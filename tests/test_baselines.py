@@ -1,4 +1,4 @@
-"""Classical codecs and ours behind one interface (speechbrain_rnncodec.baselines).
+"""Classical codecs and ours behind one interface (evaluation.baselines).
 
 Needs the Debian packages opus-tools, codec2, sox and libopus0 and the PyPI
 package opuslib.
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_rnncodec import baselines
-from speechbrain_rnncodec.audio import AudioError, read_audio
-from speechbrain_rnncodec.baselines import (
+from speechbrain_rnncodec.audio.io import AudioError, read_audio
+from speechbrain_rnncodec.evaluation import baselines
+from speechbrain_rnncodec.evaluation.baselines import (
     Codec2Codec,
     CodecError,
     MissingToolError,
@@ -21,9 +21,9 @@ from speechbrain_rnncodec.baselines import (
     RNNCodecCodec,
     make_codec,
 )
-from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
-from speechbrain_rnncodec.metrics import pesq_wb
+from speechbrain_rnncodec.metrics.signal import pesq_wb
 
 MS = 16  # samples per millisecond at 16 kHz
 

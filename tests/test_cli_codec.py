@@ -15,22 +15,23 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speechbrain_rnncodec import cli
-from speechbrain_rnncodec.audio import read_audio
+from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.bitstream.container import RNCReader
-from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.cli import common
+from speechbrain_rnncodec.cli import main as cli
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
-RNCCODEC = [sys.executable, "-m", "speechbrain_rnncodec.cli"]
+RNCCODEC = [sys.executable, "-m", "speechbrain_rnncodec.cli.main"]
 
 
 @pytest.fixture
 def fast_cli(codec, monkeypatch):
     """main() in-process, with the model loaded once."""
-    monkeypatch.setattr(cli, "load_codec", lambda args: codec)
+    monkeypatch.setattr(common, "load_model", lambda args: codec)
     codec.set_entropy_model("uniform")
     yield
     codec.set_entropy_model("uniform")
@@ -69,8 +70,8 @@ def test_encode_decode_info_and_a_pipe(clip, tmp_path, codec, capsys):
     assert b"kbps" in done.stdout and not done.stderr
     # a pipe through stdin and stdout, packet by packet
     shell = (
-        f"cat {clip} | {sys.executable} -m speechbrain_rnncodec.cli encode - - "
-        f"--bitrate 3 | {sys.executable} -m speechbrain_rnncodec.cli decode - - "
+        f"cat {clip} | {sys.executable} -m speechbrain_rnncodec.cli.main encode - - "
+        f"--bitrate 3 | {sys.executable} -m speechbrain_rnncodec.cli.main decode - - "
         f"> {piped}"
     )
     done = subprocess.run(shell, shell=True, capture_output=True, env=ENV, timeout=120)
@@ -262,7 +263,7 @@ def test_fit_entropy_then_code_with_it(clip, tmp_path, fast_cli, capsys):
 
 
 def test_usage_errors_and_missing_files_get_one_clear_line(tmp_path):
-    from speechbrain_rnncodec import cli
+    from speechbrain_rnncodec.cli import main as cli
 
     done = subprocess.run(
         [sys.executable, "-m", "speechbrain_rnncodec"], capture_output=True, text=True
@@ -347,7 +348,7 @@ def test_conceal_keeps_every_whole_packet_before_a_cut(
 
 
 def test_a_long_single_file_shows_progress_in_seconds_of_audio(monkeypatch):
-    from speechbrain_rnncodec.bitstream.commands import with_progress
+    from speechbrain_rnncodec.cli.files import with_progress
 
     for seconds, shown in ((90, True), (30, False)):
         err = io.StringIO()

@@ -5,8 +5,8 @@ import pathlib
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
 
 YAML = pathlib.Path(__file__).parents[1] / "docs" / "dasb_tokenizer.yaml"
 

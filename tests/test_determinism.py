@@ -12,7 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 RUN = textwrap.dedent("""
     import glob, hashlib, sys, torch
-    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.audio.io import read_audio
     from speechbrain_rnncodec.inference import RNNCodec
 
     torch.set_num_threads(int(sys.argv[1]))

@@ -6,10 +6,11 @@ import pathlib
 import pytest
 import torch
 
-from speechbrain_rnncodec import cli
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.demo import SAMPLE
-from speechbrain_rnncodec.diagnostics import (
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.cli import common
+from speechbrain_rnncodec.cli import main as cli
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
+from speechbrain_rnncodec.evaluation.diagnostics import (
     analyze,
     decoder_spectra,
     phase_agreement,
@@ -18,7 +19,7 @@ from speechbrain_rnncodec.diagnostics import (
     synthesize,
 )
 from speechbrain_rnncodec.inference import RNNCodec
-from speechbrain_rnncodec.metrics import pesq_wb
+from speechbrain_rnncodec.metrics.signal import pesq_wb
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEV = ROOT / "tests" / "samples" / "LibriSpeech" / "dev-clean-5"
@@ -73,7 +74,7 @@ def test_diagnostics_score_the_codec_output_and_the_oracles(codec, speech):
 
 
 def test_bench_phase_command(codec, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "load_codec", lambda args: codec)
+    monkeypatch.setattr(common, "load_model", lambda args: codec)
     args = ["bench", "--phase", str(DEV), "--max-utterances", "2", "--seconds", "2"]
     assert cli.main(args + ["--bitrate", "1.5"]) == 0
     out = capsys.readouterr().out
@@ -87,7 +88,7 @@ def source_filter_codec(tmp_path_factory):
     """An untrained source-filter model in a hub folder (random weights)."""
     from hyperpyyaml import load_hyperpyyaml
 
-    from speechbrain_rnncodec.export import export_checkpoint
+    from speechbrain_rnncodec.inference.export import export_checkpoint
 
     hparams_file = ROOT / "hparams" / "rnn_sf_16k.yaml"
     ckpt = tmp_path_factory.mktemp("ckpt")
@@ -101,7 +102,7 @@ def source_filter_codec(tmp_path_factory):
 
 
 def test_bench_pitch_command(source_filter_codec, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "load_codec", lambda args: source_filter_codec)
+    monkeypatch.setattr(common, "load_model", lambda args: source_filter_codec)
     args = ["bench", "--pitch", str(DEV), "--max-utterances", "2", "--seconds", "2"]
     assert cli.main(args + ["--bitrate", "1.5"]) == 0
     out = capsys.readouterr().out

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from speechbrain_rnncodec.evaluate import find_utterances, markdown_table
+from speechbrain_rnncodec.audio.corpus import find_utterances
+from speechbrain_rnncodec.evaluation.evaluate import markdown_table
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TEST_SPLIT = ROOT / "tests" / "samples" / "LibriSpeech" / "test-clean-5"
@@ -41,7 +42,7 @@ def test_eval_command_end_to_end(tmp_path):
         [
             sys.executable,
             "-m",
-            "speechbrain_rnncodec.cli",
+            "speechbrain_rnncodec.cli.main",
             "eval",
             f"--data={TEST_SPLIT}",
             f"--codecs={codecs}",
@@ -75,7 +76,7 @@ def test_eval_command_end_to_end(tmp_path):
 def test_noisy_evaluation_scores_against_clean_speech(tmp_path):
     """--noisy: codecs code reproducible noisy copies; a noisy row scores
     the noisy input itself against the clean speech."""
-    from speechbrain_rnncodec import cli
+    from speechbrain_rnncodec.cli import main as cli
 
     args = [
         "eval",

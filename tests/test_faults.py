@@ -15,7 +15,10 @@ import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from speechbrain_rnncodec.checkpoints import AtomicCheckpointer, CheckpointError
+from speechbrain_rnncodec.training.checkpoints import (
+    AtomicCheckpointer,
+    CheckpointError,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +27,7 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
 KILLED_WHILE_SAVING = textwrap.dedent("""
     import os, signal, sys, torch
-    from speechbrain_rnncodec.checkpoints import AtomicCheckpointer
+    from speechbrain_rnncodec.training.checkpoints import AtomicCheckpointer
 
     first, second = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
     torch.nn.init.constant_(first.weight, 1.0)
@@ -105,10 +108,10 @@ def test_a_failed_compressed_write_keeps_the_previous_file(tmp_path):
     """``rnncodec encode`` into a file that cannot be written whole (the
     process may write 300 bytes): one error line, the previous ``.rnc``
     unchanged, no temp file left."""
-    from speechbrain_rnncodec.demo import SAMPLE
+    from speechbrain_rnncodec.evaluation.demo import SAMPLE
 
     out = tmp_path / "speech.rnc"
-    cmd = [sys.executable, "-m", "speechbrain_rnncodec.cli", "encode", str(SAMPLE)]
+    cmd = [sys.executable, "-m", "speechbrain_rnncodec.cli.main", "encode", str(SAMPLE)]
     done = subprocess.run(cmd + [str(out)], env=ENV, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
     previous = out.read_bytes()

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_rnncodec import cli
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.demo import SAMPLE
-from speechbrain_rnncodec.generate import generate, sample_tokens
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.cli import common
+from speechbrain_rnncodec.cli import main as cli
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
+from speechbrain_rnncodec.evaluation.generate import generate, sample_tokens
 
 
 def test_length_and_determinism_under_a_seed(codec):
@@ -46,7 +47,7 @@ def test_refuses_what_it_cannot_sample(codec):
 
 
 def test_cli_generate_writes_numbered_wavs(codec, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "load_codec", lambda args: codec)
+    monkeypatch.setattr(common, "load_model", lambda args: codec)
     out = tmp_path / "sample.wav"
     args = ["generate", str(out), "--seconds", "0.4", "--count", "2", "--seed", "5"]
     assert cli.main(args + ["--page"]) == 0

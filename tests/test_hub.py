@@ -14,11 +14,11 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_rnncodec import cli
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.demo import SAMPLE
-from speechbrain_rnncodec.export import model_card
-from speechbrain_rnncodec.inference import DEFAULT_MODEL, RNNCodec
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.cli import main as cli
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
+from speechbrain_rnncodec.inference.export import model_card
+from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL, RNNCodec
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HUB_YAML = ROOT / "hparams" / "rnn_vq_16k.yaml"
@@ -192,8 +192,8 @@ def test_checkpoints_are_loaded_weights_only(hub, tmp_path, monkeypatch):
 HF_SCRIPT = textwrap.dedent("""
     import pathlib, sys
     import torch
-    from speechbrain_rnncodec.audio import read_audio
-    from speechbrain_rnncodec.demo import SAMPLE
+    from speechbrain_rnncodec.audio.io import read_audio
+    from speechbrain_rnncodec.evaluation.demo import SAMPLE
     from speechbrain_rnncodec.inference import RNNCodec
 
     savedir, cache = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]).resolve()
@@ -266,7 +266,7 @@ def test_every_bottleneck_exports_and_codes_files(tmp_path, name):
     """The bottlenecks of issue 8 load from a hub folder like the default
     model and make .rnc files that decode to what their tokens decode to;
     the VAE's files are coded with its own Gaussian prior."""
-    from speechbrain_rnncodec.export import export_checkpoint
+    from speechbrain_rnncodec.inference.export import export_checkpoint
 
     with open(ROOT / "hparams" / f"{name}.yaml") as fin:
         hparams = load_hyperpyyaml(fin)

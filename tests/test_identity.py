@@ -7,13 +7,13 @@ import sys
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_rnncodec.audio import read_audio
+from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.bitstream.container import RNCReader
-from speechbrain_rnncodec.demo import SAMPLE
-from speechbrain_rnncodec.export import export_checkpoint
-from speechbrain_rnncodec.identity import model_hash
-from speechbrain_rnncodec.inference import DEFAULT_MODEL, RNNCodec
-from speechbrain_rnncodec.metrics import pesq_wb
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
+from speechbrain_rnncodec.inference.export import export_checkpoint
+from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL, RNNCodec
+from speechbrain_rnncodec.metrics.signal import pesq_wb
+from speechbrain_rnncodec.utils.identity import model_hash
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HUB_YAML = ROOT / "hparams" / "rnn_vq_16k.yaml"

@@ -8,10 +8,10 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.demo import SAMPLE
-from speechbrain_rnncodec.export import export_checkpoint, with_identity
-from speechbrain_rnncodec.inference import DEFAULT_MODEL, RNNCodec
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
+from speechbrain_rnncodec.inference.export import export_checkpoint, with_identity
+from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL, RNNCodec
 from speechbrain_rnncodec.lobes.streaming import encode_latents
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def test_export_rejects_other_architecture(tmp_path):
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "speechbrain_rnncodec.cli", *args],
+        [sys.executable, "-m", "speechbrain_rnncodec.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=300,

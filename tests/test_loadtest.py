@@ -3,10 +3,10 @@
 
 import pytest
 
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
+from speechbrain_rnncodec.evaluation.loadtest import load_test
 from speechbrain_rnncodec.inference import RNNCodec
-from speechbrain_rnncodec.loadtest import load_test
 
 pytestmark = pytest.mark.slow
 

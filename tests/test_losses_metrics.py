@@ -11,14 +11,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_rnncodec.demo import SAMPLE as FLAC  # a shipped utterance
-from speechbrain_rnncodec.losses import MultiResolutionSpectralLoss
-from speechbrain_rnncodec.metrics import (
-    NanSkippingMetricStats,
-    pesq_wb,
-    quality_stats,
-    stoi,
-)
+from speechbrain_rnncodec.evaluation.demo import SAMPLE as FLAC  # a shipped utterance
+from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi
+from speechbrain_rnncodec.metrics.stats import NanSkippingMetricStats, quality_stats
+from speechbrain_rnncodec.training.losses import MultiResolutionSpectralLoss
 
 
 @pytest.fixture(scope="module")

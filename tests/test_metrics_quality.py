@@ -13,23 +13,23 @@ import pytest
 import torch
 import torchaudio
 
-from speechbrain_rnncodec import metrics
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.metrics import (
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.metrics import signal as metric_models
+from speechbrain_rnncodec.metrics.asr import (
+    WhisperASR,
+    normalize_text,
+    whisper_base_dir,
+    word_error_rate,
+)
+from speechbrain_rnncodec.metrics.dnsmos import dnsmos, dnsmos_scores
+from speechbrain_rnncodec.metrics.signal import mel_distance, si_sdr
+from speechbrain_rnncodec.metrics.speaker import speaker_similarity
+from speechbrain_rnncodec.metrics.stats import (
     METRIC_NAMES,
     NanSkippingMetricStats,
     WerStats,
-    WhisperASR,
-    dnsmos,
-    dnsmos_scores,
-    mel_distance,
     metric_stats,
-    normalize_text,
     quality_stats,
-    si_sdr,
-    speaker_similarity,
-    whisper_base_dir,
-    word_error_rate,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,7 @@ def score(metric, degraded, speech):
 
 def test_import_stays_light():
     code = (
-        "import sys, speechbrain_rnncodec.metrics; "
+        "import sys, speechbrain_rnncodec.metrics.stats; "
         "heavy = ('speechmos', 'resemblyzer', 'faster_whisper', 'ctranslate2', "
         "'onnxruntime', 'librosa', 'webrtcvad'); "
         "print([m for m in heavy if m in sys.modules])"
@@ -318,6 +318,6 @@ def test_metric_stats_names():
 def test_models_loaded_once(speech):
     x = speech[None, :16000]
     speaker_similarity(x, x, torch.ones(1))
-    encoder = metrics._MODELS["voice_encoder"]
+    encoder = metric_models._MODELS["voice_encoder"]
     speaker_similarity(x, x, torch.ones(1))
-    assert metrics._MODELS["voice_encoder"] is encoder
+    assert metric_models._MODELS["voice_encoder"] is encoder

@@ -3,7 +3,12 @@
 import pytest
 import torch
 
-from speechbrain_rnncodec.noise import NoiseMixer, NoisyCopies, make_noise, mix_at_snr
+from speechbrain_rnncodec.training.noise import (
+    NoiseMixer,
+    NoisyCopies,
+    make_noise,
+    mix_at_snr,
+)
 
 
 def snr_db(clean, noisy):

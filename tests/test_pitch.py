@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.brains.codec import pitch_losses
+from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.lobes.source_filter import (
     SourceFilterDecoder,
     pitch_from_bins,
 )
-from speechbrain_rnncodec.pitch import cache_pitch, pitch_errors, pitch_targets
+from speechbrain_rnncodec.training.codec_brain import pitch_losses
+from speechbrain_rnncodec.training.pitch import cache_pitch, pitch_errors, pitch_targets
 
 SAMPLES = pathlib.Path(__file__).parent / "samples" / "LibriSpeech"
 FEMALE = SAMPLES / "test-clean-5/1970/28415/1970-28415-0023.flac"  # speaker 1970 F

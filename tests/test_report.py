@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_rnncodec import cli, report
+from speechbrain_rnncodec.cli import main as cli
+from speechbrain_rnncodec.evaluation import report
 
 pytestmark = pytest.mark.slow
 

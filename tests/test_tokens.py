@@ -6,9 +6,9 @@ import pathlib
 import numpy as np
 import pytest
 
-from speechbrain_rnncodec import cli
+from speechbrain_rnncodec.cli import main as cli
 from speechbrain_rnncodec.inference import RNNCodec
-from speechbrain_rnncodec.tokens import extract_tokens, load_tokens
+from speechbrain_rnncodec.training.tokens import extract_tokens, load_tokens
 
 SAMPLES = pathlib.Path(__file__).resolve().parent / "samples" / "LibriSpeech"
 

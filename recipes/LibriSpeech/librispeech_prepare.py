@@ -37,12 +37,13 @@ import os
 
 import soundfile
 
+from speechbrain_rnncodec.audio.corpus import AUDIO_EXT, find_utterances
+from speechbrain_rnncodec.utils.atomic import atomic_open
+
 logger = logging.getLogger(__name__)
 
 CSV_HEADER = ["ID", "duration", "wav", "spk_id", "wrd"]
 OPTS_FILE = "prepare_opts.json"
-AUDIO_EXT = ".flac"
-TRANS_EXT = ".trans.txt"
 
 
 def prepare_librispeech(
@@ -148,10 +149,8 @@ def prepare_librispeech(
             os.path.join(save_folder, merge_name),
         )
 
-    _atomic_write(
-        opts_path,
-        lambda f: json.dump(opts, f, indent=2, sort_keys=True),
-    )
+    with atomic_open(opts_path, "w", encoding="utf-8") as f:
+        json.dump(opts, f, indent=2, sort_keys=True)
 
 
 def _unique(items):
@@ -197,28 +196,6 @@ def _already_prepared(save_folder, opts, outputs):
     return saved == opts
 
 
-def _read_transcripts(path):
-    """Reads a chapter transcript file.
-
-    Arguments
-    ---------
-    path : str
-        Path of a ``<speaker>-<chapter>.trans.txt`` file.
-
-    Returns
-    -------
-    dict
-        Maps each utterance ID to its words (possibly empty).
-    """
-    transcripts = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            parts = line.strip().split(maxsplit=1)
-            if parts:
-                transcripts[parts[0]] = parts[1] if len(parts) > 1 else ""
-    return transcripts
-
-
 def _collect_split(split_dir, split):
     """Builds the manifest rows of one split.
 
@@ -235,32 +212,18 @@ def _collect_split(split_dir, split):
         One ``[ID, duration, wav, spk_id, wrd]`` row per flac file, sorted by
         ID; ``duration`` is a string with 3 decimals.
     """
-    audio = {}
-    transcripts = {}
-    for root, dirs, files in os.walk(split_dir):
-        dirs.sort()
-        for name in files:
-            if name.startswith("."):
-                continue
-            path = os.path.join(root, name)
-            if name.endswith(AUDIO_EXT):
-                audio[name[: -len(AUDIO_EXT)]] = path
-            elif name.endswith(TRANS_EXT):
-                transcripts.update(_read_transcripts(path))
-
-    if not audio:
-        raise ValueError(f"No {AUDIO_EXT} files found in split '{split}' ({split_dir})")
+    try:
+        utts = find_utterances(split_dir)
+    except ValueError:
+        raise ValueError(
+            f"No {AUDIO_EXT} files found in split '{split}' ({split_dir})"
+        ) from None
 
     rows = []
-    missing = 0
-    for utt_id in sorted(audio):
-        path = audio[utt_id]
-        if utt_id not in transcripts:
-            missing += 1
-        spk_id = os.path.basename(os.path.dirname(os.path.dirname(path)))
-        duration = soundfile.info(path).duration
-        wrd = transcripts.get(utt_id, "")
-        rows.append([utt_id, f"{duration:.3f}", path, spk_id, wrd])
+    for utt in utts:
+        duration = soundfile.info(utt.path).duration
+        rows.append([utt.id, f"{duration:.3f}", utt.path, utt.speaker, utt.text])
+    missing = sum(1 for utt in utts if not utt.text)
     if missing:
         logger.info(
             "%s: %d of %d utterances have no transcript (empty wrd)",
@@ -269,28 +232,6 @@ def _collect_split(split_dir, split):
             len(rows),
         )
     return rows
-
-
-def _atomic_write(path, write_fn):
-    """Writes a text file atomically (temp file + ``os.replace``).
-
-    Arguments
-    ---------
-    path : str
-        Destination path.
-    write_fn : callable
-        Called with the open temporary file object to fill it.
-    """
-    # Same folder as the destination, so that os.replace is atomic.
-    tmp_path = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp_path, "w", encoding="utf-8", newline="") as f:
-            write_fn(f)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
 
 
 def _write_csv(path, rows):
@@ -303,13 +244,10 @@ def _write_csv(path, rows):
     rows : list of list
         Rows in ``CSV_HEADER`` order.
     """
-
-    def write(f):
+    with atomic_open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(CSV_HEADER)
         writer.writerows(rows)
-
-    _atomic_write(path, write)
 
 
 def _merge_csvs(csv_paths, merged_path):

@@ -9,7 +9,7 @@ work on byte streams, packet by packet, with bounded memory.
 
 Example
 -------
->>> from speechbrain_rnncodec.bitstream.entropy import UniformModel
+>>> from speechbrain_rnncodec.entropy.coding import UniformModel
 >>> header = Header(16000, 320, 2, 1024, 1000, 800, frames_per_packet=2)
 >>> tokens = np.array([[1, 2], [3, 4], [5, 6]])
 >>> data = write_tokens(tokens, header, UniformModel(1024))
@@ -28,12 +28,12 @@ import zlib
 
 import numpy as np
 
-from speechbrain_rnncodec.bitstream.entropy import (
+from speechbrain_rnncodec.audio.wavstream import read_exact
+from speechbrain_rnncodec.entropy.coding import (
     EntropyError,
     decode_packet,
     encode_packet,
 )
-from speechbrain_rnncodec.bitstream.wavstream import read_exact
 
 MAGIC = b"\x89RNC"
 VERSION = 1

@@ -20,13 +20,16 @@ import math
 
 import torch
 
-from speechbrain_rnncodec.bitstream.gaussian import FLOOR, GaussianContextModel
-from speechbrain_rnncodec.distributed import all_reduce
 from speechbrain_rnncodec.lobes.quantizers import (
     EMAVectorQuantizer,
     NestedRates,
     QuantizerOutput,
 )
+from speechbrain_rnncodec.utils.distributed import all_reduce
+
+# The least probability of a symbol, that of the coder's Gaussian prior
+# (entropy.gaussian.FLOOR; tests check they agree).
+FLOOR = 1e-7
 
 
 class NestedBottleneck(NestedRates, torch.nn.Module):
@@ -459,14 +462,6 @@ class GaussianVAEBottleneck(NestedBottleneck):
             f"Gaussian VAE, {self.num_quantizers} integer latent channels "
             f"(|symbol| <= {self.max_symbol}) entropy-coded with its learned "
             "Gaussian context prior, nested channel dropout"
-        )
-
-    def entropy_model(self):
-        """The coder's model of the symbols: this prior, run in NumPy."""
-        return GaussianContextModel(
-            self.context.weight.detach().cpu().double().numpy(),
-            self.context.bias.detach().cpu().double().numpy(),
-            self.max_symbol,
         )
 
 

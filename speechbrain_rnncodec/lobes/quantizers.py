@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from speechbrain_rnncodec.distributed import all_reduce, broadcast
+from speechbrain_rnncodec.utils.distributed import all_reduce, broadcast
 
 
 def kmeans(vectors, num_clusters, iters=10):

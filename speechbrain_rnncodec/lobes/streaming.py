@@ -23,7 +23,10 @@ class StreamingEncoder:
     Arguments
     ---------
     encoder : RNNEncoder
-        The encoder lobe.
+        The encoder lobe (or its DDP wrapper).
+    gradients : bool
+        Keeps the autograd graph (whole-signal training); a stream runs
+        without gradients by default, so a long one holds no graph.
 
     Example
     -------
@@ -35,13 +38,14 @@ class StreamingEncoder:
     torch.Size([1, 1, 4])
     """
 
-    def __init__(self, encoder):
+    def __init__(self, encoder, gradients=False):
         self.encoder = encoder
-        self.frame = encoder.samples_per_frame
+        self.gradients = gradients
+        self.frame = unwrap(encoder).samples_per_frame
+        self.dim = unwrap(encoder).output_proj.out_features
         self.pending = None
         self.state = None
 
-    @torch.no_grad()
     def push(self, chunk):
         """Adds samples [B, n]; returns latents of completed frames [B, t, D].
 
@@ -60,12 +64,11 @@ class StreamingEncoder:
         usable = chunk.shape[1] // self.frame * self.frame
         self.pending = chunk[:, usable:]
         if usable == 0:
-            dim = self.encoder.output_proj.out_features
-            return chunk.new_zeros(chunk.shape[0], 0, dim)
-        latents, self.state = self.encoder(chunk[:, :usable], self.state)
+            return chunk.new_zeros(chunk.shape[0], 0, self.dim)
+        with torch.set_grad_enabled(self.gradients and torch.is_grad_enabled()):
+            latents, self.state = self.encoder(chunk[:, :usable], self.state)
         return latents
 
-    @torch.no_grad()
     def flush(self):
         """Encodes the samples left, zero-padded to a whole frame.
 
@@ -77,12 +80,14 @@ class StreamingEncoder:
         left = self.pending
         self.pending = None
         if left is None or left.shape[1] == 0:
-            dim = self.encoder.output_proj.out_features
             batch = 0 if left is None else left.shape[0]
             device = next(self.encoder.parameters()).device
-            return torch.zeros(batch, 0, dim, device=device)
+            return torch.zeros(batch, 0, self.dim, device=device)
         pad = left.new_zeros(left.shape[0], self.frame - left.shape[1])
-        latents, self.state = self.encoder(torch.cat([left, pad], dim=1), self.state)
+        with torch.set_grad_enabled(self.gradients and torch.is_grad_enabled()):
+            latents, self.state = self.encoder(
+                torch.cat([left, pad], dim=1), self.state
+            )
         return latents
 
 
@@ -92,7 +97,10 @@ class StreamingDecoder:
     Arguments
     ---------
     decoder : RNNDecoder
-        The decoder lobe.
+        The decoder lobe (or its DDP wrapper).
+    gradients : bool
+        Keeps the autograd graph (whole-signal training); a stream runs
+        without gradients by default, so a long one holds no graph.
 
     Example
     -------
@@ -104,19 +112,22 @@ class StreamingDecoder:
     torch.Size([1, 240])
     """
 
-    def __init__(self, decoder):
+    def __init__(self, decoder, gradients=False):
         self.decoder = decoder
+        self.gradients = gradients
         self.state = None
         self.batch, self.device = 0, None
 
-    @torch.no_grad()
-    def push(self, latents):
+    def push(self, latents, **kwargs):
         """Decodes latent frames [B, t, D]; returns finished samples [B, n].
 
         Arguments
         ---------
         latents : torch.Tensor
             Next latent frames.
+        **kwargs
+            Passed to the decoder (``teacher_pitch`` of the source-filter
+            one).
 
         Returns
         -------
@@ -126,14 +137,15 @@ class StreamingDecoder:
         self.batch, self.device = latents.shape[0], latents.device
         if latents.shape[1] == 0:
             return latents.new_zeros(latents.shape[0], 0)
-        wav, self.state = self.decoder(latents, self.state)
+        with torch.set_grad_enabled(self.gradients and torch.is_grad_enabled()):
+            wav, self.state = self.decoder(latents, self.state, **kwargs)
         return wav
 
     def flush(self):
         """Returns the samples still held in the overlap-add tail [B, n]."""
         if self.state is None:
             return torch.zeros(self.batch, 0, device=self.device)
-        wav = self.decoder.flush(self.state)
+        wav = unwrap(self.decoder).flush(self.state)
         self.state = None
         return wav
 
@@ -157,23 +169,10 @@ def encode_latents(encoder, wav):
     Returns
     -------
     torch.Tensor
-        Latent frames.
+        Latent frames, those of streaming the waveforms.
     """
-    frame = unwrap(encoder).samples_per_frame
-    usable = wav.shape[1] // frame * frame
-    # A clip shorter than one frame has no whole frame to encode first.
-    parts, state = [], None
-    if usable:
-        latents, state = encoder(wav[:, :usable])
-        parts.append(latents)
-    if usable < wav.shape[1]:
-        left = wav[:, usable:]
-        pad = left.new_zeros(left.shape[0], frame - left.shape[1])
-        last, _ = encoder(torch.cat([left, pad], dim=1), state)
-        parts.append(last)
-    if not parts:
-        return wav.new_zeros(wav.shape[0], 0, unwrap(encoder).output_proj.out_features)
-    return torch.cat(parts, dim=1)
+    stream = StreamingEncoder(encoder, gradients=True)
+    return torch.cat([stream.push(wav), stream.flush()], dim=1)
 
 
 def decode_latents(decoder, latents):
@@ -214,8 +213,10 @@ def decode_whole(decoder, latents, **kwargs):
         The decoder's state after the last frame (its predicted pitch, for a
         source-filter decoder).
     """
-    wav, state = decoder(latents, **kwargs)
-    return torch.cat([wav, unwrap(decoder).flush(state)], dim=1), state
+    stream = StreamingDecoder(decoder, gradients=True)
+    wav = stream.push(latents, **kwargs)
+    state = stream.state
+    return torch.cat([wav, stream.flush()], dim=1), state
 
 
 def algorithmic_latency_ms(encoder, decoder, sample_rate=16000):

@@ -12,8 +12,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from speechbrain_rnncodec.audio import AudioError, read_audio
-from speechbrain_rnncodec.bitstream.codec_io import ArraySink, decode_stream
+from speechbrain_rnncodec.audio.io import AudioError, read_audio
 from speechbrain_rnncodec.bitstream.container import (
     BitstreamError,
     Header,
@@ -21,9 +20,10 @@ from speechbrain_rnncodec.bitstream.container import (
     RNCReader,
     read_tokens,
 )
-from speechbrain_rnncodec.bitstream.entropy import FrequencyModel, fit_frequency_model
-from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.entropy.coding import FrequencyModel, fit_frequency_model
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
+from speechbrain_rnncodec.inference.file_coding import ArraySink, decode_stream
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TEST_FILES = sorted(
@@ -141,7 +141,7 @@ def test_frequency_file_in_the_hub_folder_is_loaded_lazily(codec, fitted, tmp_pa
     # A second codec whose hub folder (a copy) holds token_frequencies.json.
     import shutil
 
-    from speechbrain_rnncodec.inference import DEFAULT_MODEL
+    from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL
 
     hub = tmp_path / "hub"
     shutil.copytree(DEFAULT_MODEL, hub)
@@ -207,8 +207,8 @@ def test_mutated_files_fail_cleanly_through_the_model(codec, speech):
 def test_learned_prior_in_the_hub_folder_comes_first(codec, fitted, speech, tmp_path):
     import shutil
 
-    from speechbrain_rnncodec.bitstream.learned import prior_model
-    from speechbrain_rnncodec.inference import DEFAULT_MODEL
+    from speechbrain_rnncodec.entropy.learned import prior_model
+    from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL
     from speechbrain_rnncodec.lobes.prior import TokenPrior
 
     hub = tmp_path / "hub"

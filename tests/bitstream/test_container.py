@@ -22,7 +22,7 @@ from speechbrain_rnncodec.bitstream.container import (
     read_tokens,
     write_tokens,
 )
-from speechbrain_rnncodec.bitstream.entropy import FrequencyModel, UniformModel
+from speechbrain_rnncodec.entropy.coding import FrequencyModel, UniformModel
 
 FAST = settings(
     max_examples=60,

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from speechbrain_rnncodec.bitstream.container import max_payload
-from speechbrain_rnncodec.bitstream.entropy import (
+from speechbrain_rnncodec.entropy.coding import (
     EntropyError,
     EntropyModel,
     FrequencyModel,

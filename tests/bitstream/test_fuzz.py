@@ -18,7 +18,7 @@ from speechbrain_rnncodec.bitstream.container import (
     read_tokens,
     write_tokens,
 )
-from speechbrain_rnncodec.bitstream.entropy import FrequencyModel, UniformModel
+from speechbrain_rnncodec.entropy.coding import FrequencyModel, UniformModel
 
 FUZZ = settings(
     max_examples=150,

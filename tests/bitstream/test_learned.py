@@ -6,15 +6,15 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from speechbrain_rnncodec.bitstream.entropy import (
+from speechbrain_rnncodec.entropy.coding import (
     EntropyError,
     UniformModel,
     decode_packet,
     encode_packet,
 )
-from speechbrain_rnncodec.bitstream.learned import LearnedPriorModel, prior_model
-from speechbrain_rnncodec.brains.prior import packets
+from speechbrain_rnncodec.entropy.learned import LearnedPriorModel, prior_model
 from speechbrain_rnncodec.lobes.prior import TokenPrior
+from speechbrain_rnncodec.training.prior_brain import packets
 
 C = 64
 

@@ -100,7 +100,7 @@ def test_unknown_checkpoint_metric_is_refused(tmp_path):
 def test_new_run_starts_from_exported_weights(tmp_path):
     import re
 
-    from speechbrain_rnncodec.inference import DEFAULT_MODEL
+    from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL
 
     run_recipe("rnn_vq.yaml", tmp_path, "--debug", f"--init_from={DEFAULT_MODEL}")
     log = (tmp_path / "train_log.txt").read_text()
@@ -112,7 +112,7 @@ def test_new_run_starts_from_exported_weights(tmp_path):
 def test_decoder_only_training_keeps_the_tokens(tmp_path):
     import torch
 
-    from speechbrain_rnncodec.inference import DEFAULT_MODEL
+    from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL
 
     run_recipe(
         "rnn_vq.yaml",
@@ -206,7 +206,7 @@ def test_two_process_ddp_training_keeps_replicas_identical(tmp_path):
 def test_training_streams_crops_from_webdataset_shards(tmp_path):
     """rnncodec shards packs the training folders into tar shards; the
     recipe then trains from them alone (no training manifest)."""
-    from speechbrain_rnncodec import cli
+    from speechbrain_rnncodec.cli import main as cli
 
     folders = [str(SAMPLES / s) for s in ("train-clean-5", "train-clean-100-extra")]
     pattern = str(tmp_path / "shards" / "train-%06d.tar")

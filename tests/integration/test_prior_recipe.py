@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from speechbrain_rnncodec.bitstream.learned import LearnedPriorModel
+from speechbrain_rnncodec.entropy.learned import LearnedPriorModel
 from speechbrain_rnncodec.inference import RNNCodec
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_rnncodec.bitstream.entropy import decode_packet, encode_packet
+from speechbrain_rnncodec.entropy import gaussian
+from speechbrain_rnncodec.entropy.coding import decode_packet, encode_packet
+from speechbrain_rnncodec.inference.file_coding import bottleneck_entropy_model
+from speechbrain_rnncodec.lobes import bottlenecks
 from speechbrain_rnncodec.lobes.bottlenecks import (
     GaussianVAEBottleneck,
     GroupVectorQuantizer,
@@ -136,8 +139,12 @@ def test_vae_file_bits_match_its_rate_term():
     torch.manual_seed(4)
     out = vae(torch.randn(1, 50, DIM) * 3)
     codes = out.codes[0].numpy()
-    model = vae.entropy_model()
+    model = bottleneck_entropy_model(vae)
     data = encode_packet(codes, model)
     assert np.array_equal(decode_packet(data, 50, 8, model), codes)
     real_kbps = len(data) * 8 / 50 * vae.frame_rate / 1000
     assert real_kbps == pytest.approx(out.stats["kbps_8"], rel=0.05, abs=0.04)
+
+
+def test_rate_term_and_coder_share_the_floor():
+    assert bottlenecks.FLOOR == gaussian.FLOOR

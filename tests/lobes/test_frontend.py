@@ -4,12 +4,12 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.demo import SAMPLE
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 
 YAML = """
-frontend: !new:speechbrain_rnncodec.lobes.frontend.CodecFrontEnd
+frontend: !new:speechbrain_rnncodec.inference.frontend.CodecFrontEnd
     output: {output}
     bitrate: {bitrate}
     pooling: {pooling}
@@ -89,7 +89,7 @@ def test_frozen_codec_gets_no_gradient_and_stays_unchanged(speech):
 
 
 def test_fine_tuned_latents_reach_the_encoder(speech):
-    from speechbrain_rnncodec.lobes.frontend import CodecFrontEnd
+    from speechbrain_rnncodec.inference.frontend import CodecFrontEnd
 
     frontend = CodecFrontEnd(output="latents", freeze=False).train()
     assert frontend.encoder.training
@@ -106,8 +106,8 @@ def test_embeddings_of_a_bottleneck_with_small_codes(tmp_path):
     front end's output size follows the codes."""
     import pathlib
 
-    from speechbrain_rnncodec.export import export_checkpoint
-    from speechbrain_rnncodec.lobes.frontend import CodecFrontEnd
+    from speechbrain_rnncodec.inference.export import export_checkpoint
+    from speechbrain_rnncodec.inference.frontend import CodecFrontEnd
 
     yaml = pathlib.Path(__file__).parents[2] / "hparams" / "rnn_vqvae_16k.yaml"
     with open(yaml) as fin:

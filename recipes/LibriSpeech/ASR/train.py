@@ -25,10 +25,10 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.brains.asr import CTCBrain
-from speechbrain_rnncodec.distributed import init_process_group
-from speechbrain_rnncodec.tokens import extract_recipe_tokens, load_tokens
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.training.asr_brain import CTCBrain
+from speechbrain_rnncodec.training.tokens import extract_recipe_tokens, load_tokens
+from speechbrain_rnncodec.utils.distributed import init_process_group
 
 # Every character of LibriSpeech transcripts; others come from the data.
 LIBRISPEECH_CHARACTERS = " 'ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -23,12 +23,12 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.brains.codec import CodecBrain
-from speechbrain_rnncodec.distributed import init_process_group
-from speechbrain_rnncodec.export import load_hub_weights
-from speechbrain_rnncodec.pitch import cache_pitch, pitch_targets
-from speechbrain_rnncodec.shards import crop_loader
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.inference.export import load_hub_weights
+from speechbrain_rnncodec.training.codec_brain import CodecBrain
+from speechbrain_rnncodec.training.pitch import cache_pitch, pitch_targets
+from speechbrain_rnncodec.training.shards import crop_loader
+from speechbrain_rnncodec.utils.distributed import init_process_group
 
 
 def dataio_prepare(hparams):
@@ -41,7 +41,7 @@ def dataio_prepare(hparams):
     utterance, to keep validation cheap; each dev and test split also gets a
     dataset of whole utterances, named after the split, for the final
     evaluation. For a decoder that predicts pitch, every item also has
-    ``pitch``, the reference targets of :func:`~speechbrain_rnncodec.pitch.
+    ``pitch``, the reference targets of :func:`~speechbrain_rnncodec.training.pitch.
     pitch_targets` at the decoder's frames.
 
     Arguments

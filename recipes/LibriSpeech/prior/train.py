@@ -24,10 +24,14 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_rnncodec.bitstream.learned import PRIOR_FILE, prior_model
-from speechbrain_rnncodec.brains.prior import PriorBrain
-from speechbrain_rnncodec.distributed import init_process_group
-from speechbrain_rnncodec.tokens import INFO_FILE, extract_recipe_tokens, load_tokens
+from speechbrain_rnncodec.entropy.learned import PRIOR_FILE, prior_model
+from speechbrain_rnncodec.training.prior_brain import PriorBrain
+from speechbrain_rnncodec.training.tokens import (
+    INFO_FILE,
+    extract_recipe_tokens,
+    load_tokens,
+)
+from speechbrain_rnncodec.utils.distributed import init_process_group
 
 
 def dataio_prepare(hparams):

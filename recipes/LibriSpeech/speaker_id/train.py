@@ -24,10 +24,10 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_rnncodec.audio import read_audio
-from speechbrain_rnncodec.brains.classify import UtteranceClassifierBrain
-from speechbrain_rnncodec.distributed import init_process_group
-from speechbrain_rnncodec.tokens import extract_recipe_tokens, load_tokens
+from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.training.classify_brain import UtteranceClassifierBrain
+from speechbrain_rnncodec.training.tokens import extract_recipe_tokens, load_tokens
+from speechbrain_rnncodec.utils.distributed import init_process_group
 
 SETS = ("train", "valid", "test")
 

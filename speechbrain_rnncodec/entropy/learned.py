@@ -1,0 +1,210 @@
+"""The learned entropy model: a trained
+:class:`~speechbrain_rnncodec.lobes.prior.TokenPrior` run in NumPy, frame
+by frame, inside each packet.
+
+The encoder and the decoder run the same code on the same weights, one
+frame at a time, so they compute the same tables; the weights live in
+``token_prior.npz`` (plain arrays and a JSON document, loaded without
+pickle). Codebooks beyond the prior's ``modelled_codebooks`` are coded
+uniformly. The prior runs in float32 (twice as fast as float64 here). The
+id written in file headers is ``prior1-`` and the first 16 hex digits of the
+SHA-256 of the arrays.
+
+Tables are bit-identical between runs of the same software on the same
+kind of CPU. Like every floating-point learned entropy model (EnCodec's
+included), they are not guaranteed bit-identical across CPU families or
+BLAS builds; the frequency model and the uniform model are.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import hashlib
+import json
+import pathlib
+import zipfile
+
+import numpy as np
+
+from speechbrain_rnncodec.entropy.coding import (
+    EntropyError,
+    EntropyModel,
+    PacketContext,
+)
+from speechbrain_rnncodec.utils.atomic import atomic_open
+
+PRIOR_FILE = "token_prior.npz"
+PRIOR_FORMAT = "rnncodec-token-prior"
+PRIOR_VERSION = 1
+_ARRAYS = (
+    "embedding",
+    "start",
+    "weight_ih",
+    "weight_hh",
+    "bias_ih",
+    "bias_hh",
+    "project_weight",
+    "project_bias",
+    "output",
+    "output_bias",
+)
+_MAX_BYTES = 64 * 2**20
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+class _PriorContext(PacketContext):
+    def __init__(self, model, num_codebooks):
+        self.model = model
+        self.hidden = np.zeros(model.hidden_size, dtype=np.float32)
+        self.rows = min(num_codebooks, model.modelled)
+        self.inputs = model.w["start"]
+
+    def next_tables(self):
+        w, m = self.model.w, self.model
+        h = self.hidden
+        gi = w["weight_ih"] @ self.inputs + w["bias_ih"]
+        gh = w["weight_hh"] @ h + w["bias_hh"]
+        size = m.hidden_size
+        r = _sigmoid(gi[:size] + gh[:size])
+        z = _sigmoid(gi[size : 2 * size] + gh[size : 2 * size])
+        n = np.tanh(gi[2 * size :] + r * gh[2 * size :])
+        self.hidden = (1.0 - z) * n + z * h
+        low = w["project_weight"] @ self.hidden + w["project_bias"]
+        low = low.reshape(m.modelled, 1, -1)[: self.rows]
+        logits = np.matmul(low, w["output"][: self.rows])[:, 0]
+        logits += w["output_bias"][: self.rows]
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits).astype(np.float64)
+        probs /= probs.sum(axis=1, keepdims=True)
+        # A floor keeps every code codable whatever the prior believes.
+        return (1.0 - m.floor) * probs + m.floor / m.codebook_size
+
+    def update(self, codes):
+        m = self.model
+        # The prior reads as many codebooks as the packet has (bitrate).
+        codes = np.asarray(codes, dtype=np.int64)[: m.num_codebooks]
+        self.inputs = m.w["embedding"][codes + m.offsets[: len(codes)]].sum(axis=0)
+
+
+class LearnedPriorModel(EntropyModel):
+    """The NumPy entropy model of a trained :class:`TokenPrior`.
+
+    Arguments
+    ---------
+    arrays : dict
+        Float arrays named as in :func:`prior_arrays`.
+    meta : dict
+        ``num_codebooks``, ``codebook_size``, ``modelled_codebooks`` and
+        anything else to keep (codec hash, training data, bits measured).
+    floor : float
+        Weight of the uniform distribution mixed into each prediction.
+    """
+
+    def __init__(self, arrays, meta, floor=1e-4):
+        missing = [k for k in _ARRAYS if k not in arrays]
+        if missing:
+            raise EntropyError(f"token prior lacks arrays {missing}")
+        self.w = {k: np.asarray(arrays[k], dtype=np.float32) for k in _ARRAYS}
+        if not all(np.all(np.isfinite(v)) for v in self.w.values()):
+            raise EntropyError("token prior holds non-finite weights")
+        try:
+            self.num_codebooks = int(meta["num_codebooks"])
+            self.codebook_size = int(meta["codebook_size"])
+            self.modelled = int(meta["modelled_codebooks"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise EntropyError(f"token prior meta is incomplete: {err}") from err
+        self.hidden_size = self.w["weight_hh"].shape[1]
+        shapes_ok = (
+            self.w["embedding"].shape[0] == self.num_codebooks * self.codebook_size
+            and self.w["output"].shape[0] == self.modelled
+            and self.w["output"].shape[2] == self.codebook_size
+            and self.w["weight_ih"].shape
+            == (3 * self.hidden_size, len(self.w["start"]))
+        )
+        if not shapes_ok:
+            raise EntropyError("token prior arrays do not fit its meta")
+        self.meta = dict(meta)
+        self.floor = floor
+        self.offsets = np.arange(self.num_codebooks) * self.codebook_size
+        digest = hashlib.sha256(f"{floor!r}".encode())
+        for name in _ARRAYS:
+            digest.update(name.encode() + np.ascontiguousarray(self.w[name]).tobytes())
+        self.model_id = f"prior1-{digest.hexdigest()[:16]}"
+
+    def start_packet(self, num_codebooks):
+        return _PriorContext(self, num_codebooks)
+
+    def save(self, path):
+        """Writes ``token_prior.npz`` (temp file, then rename)."""
+        path = pathlib.Path(path)
+        doc = dict(self.meta, format=PRIOR_FORMAT, version=PRIOR_VERSION)
+        doc["id"], doc["floor"] = self.model_id, self.floor
+        meta = np.frombuffer(json.dumps(doc, sort_keys=True).encode(), dtype=np.uint8)
+        with atomic_open(path) as fout:
+            np.savez(fout, meta=meta, **{k: self.w[k] for k in _ARRAYS})
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Reads ``token_prior.npz``; :class:`EntropyError` if invalid."""
+        path = pathlib.Path(path)
+        try:
+            if path.stat().st_size > _MAX_BYTES:
+                raise EntropyError(f"{path} is too large for a token prior")
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            doc = json.loads(arrays.pop("meta").tobytes().decode())
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            UnicodeDecodeError,
+            zipfile.BadZipFile,
+        ) as err:
+            raise EntropyError(f"{path} is not a token prior: {err}") from err
+        if not isinstance(doc, dict) or doc.get("format") != PRIOR_FORMAT:
+            raise EntropyError(f"{path} is not a {PRIOR_FORMAT} file")
+        if doc.get("version") != PRIOR_VERSION:
+            raise EntropyError(
+                f"{path} has version {doc.get('version')!r}; "
+                f"this rnncodec reads version {PRIOR_VERSION}"
+            )
+        floor = doc.pop("floor", 1e-4)
+        meta = {k: v for k, v in doc.items() if k not in ("format", "version", "id")}
+        model = cls(arrays, meta, floor)
+        if doc.get("id") != model.model_id:
+            raise EntropyError(
+                f"{path}: id {doc.get('id')!r} does not match its weights"
+            )
+        return model
+
+
+def prior_arrays(prior):
+    """The arrays of a :class:`TokenPrior` for :class:`LearnedPriorModel`."""
+    state = {k: v.detach().cpu().float().numpy() for k, v in prior.state_dict().items()}
+    return {
+        "embedding": state["embedding.weight"],
+        "start": state["start"],
+        "weight_ih": state["cell.weight_ih"],
+        "weight_hh": state["cell.weight_hh"],
+        "bias_ih": state["cell.bias_ih"],
+        "bias_hh": state["cell.bias_hh"],
+        "project_weight": state["project.weight"],
+        "project_bias": state["project.bias"],
+        "output": state["output"],
+        "output_bias": state["output_bias"],
+    }
+
+
+def prior_model(prior, meta=None, floor=1e-4):
+    """The :class:`LearnedPriorModel` of a trained :class:`TokenPrior`."""
+    meta = dict(
+        meta or {},
+        num_codebooks=prior.num_codebooks,
+        codebook_size=prior.codebook_size,
+        modelled_codebooks=prior.modelled_codebooks,
+    )
+    return LearnedPriorModel(prior_arrays(prior), meta, floor)

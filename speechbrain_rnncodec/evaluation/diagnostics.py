@@ -1,0 +1,328 @@
+"""Where decoded speech departs from the original: magnitude or phase.
+
+The decoder predicts STFT frames (magnitude and phase) that an overlap-add
+inverse STFT turns into samples. These diagnostics work in that same
+framing: they swap the decoded magnitude or phase for the original's
+(oracles), make the decoded phase consistent with the decoded magnitude by
+Griffin-Lim, and measure how well the decoded phase agrees with the
+original's per frequency band. ``rnncodec bench --phase FOLDER`` prints
+them.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import torch
+
+from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi
+from speechbrain_rnncodec.training.pitch import (
+    ReferencePitch,
+    pitch_errors,
+    pitch_targets,
+)
+
+BANDS_HZ = ((0, 200), (200, 400), (400, 800), (800, 1600), (1600, 3200), (3200, 8000))
+
+
+def decoder_spectra(codec, wavs, bitrate):
+    """Decoded and original STFT frames in the decoder's framing.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        A loaded codec.
+    wavs : torch.Tensor
+        Waveforms [B, T], T a multiple of the latent frame.
+    bitrate : float
+        kbps.
+
+    Returns
+    -------
+    decoded : torch.Tensor
+        Complex frames [B, N, bins] the decoder predicts.
+    original : torch.Tensor
+        Complex frames of ``wavs`` with the same windows.
+    """
+    dec = codec.mods.decoder
+    with torch.no_grad():
+        bottleneck = codec.codec.quantize(wavs, codec.num_quantizers_for(bitrate))
+        decoded, _ = dec.frames(bottleneck.quantized)
+    # Frame n covers samples [n * hop - delay, n * hop + hop).
+    padded = torch.nn.functional.pad(wavs, (dec.delay_samples, 0))
+    return decoded, analyze(dec.istft, padded)[:, : decoded.shape[1]]
+
+
+def analyze(istft, wavs):
+    """STFT frames of ``wavs`` [B, T] with the analysis window of ``istft``."""
+    window = torch.hann_window(istft.n_fft, periodic=True)
+    frames = wavs.unfold(1, istft.n_fft, istft.hop_length)
+    return torch.fft.rfft(frames * window, dim=-1)
+
+
+def overlap_add(istft, spec):
+    """Every sample [B, N * hop + n_fft - hop] of frames ``spec``, from the
+    start of the first window (the framing :func:`analyze` reads)."""
+    wav, tail = istft(spec)
+    return torch.cat([wav, tail], dim=1)
+
+
+def synthesize(istft, spec, length, delay):
+    """Samples [B, length] of frames ``spec``, aligned with the input."""
+    return overlap_add(istft, spec)[:, delay : delay + length]
+
+
+def griffin_lim(istft, magnitude, phase, iterations):
+    """Phase made consistent with ``magnitude`` by Griffin-Lim iterations,
+    starting from ``phase``.
+
+    Arguments
+    ---------
+    istft : OverlapAddISTFT
+        The decoder's inverse STFT.
+    magnitude : torch.Tensor
+        Frame magnitudes [B, N, bins].
+    phase : torch.Tensor
+        Initial phase [B, N, bins].
+    iterations : int
+        Projections onto consistent spectra.
+
+    Returns
+    -------
+    torch.Tensor
+        Complex frames with ``magnitude`` and the new phase.
+
+    Example
+    -------
+    >>> from speechbrain_rnncodec.lobes.decoder import OverlapAddISTFT
+    >>> istft = OverlapAddISTFT(320, 80)
+    >>> spec = analyze(istft, torch.randn(1, 3200))
+    >>> out = griffin_lim(istft, spec.abs(), torch.zeros(spec.shape), 2)
+    >>> torch.allclose(out.abs(), spec.abs())
+    True
+    """
+    spec = torch.polar(magnitude, phase)
+    for _ in range(iterations):
+        projected = analyze(istft, overlap_add(istft, spec))
+        spec = torch.polar(magnitude, projected.angle())
+    return spec
+
+
+def phase_agreement(pairs, sample_rate, bands=BANDS_HZ):
+    """Energy-weighted cos of the phase error, and of the error of the
+    phase advance from frame to frame, per band (1 exact, 0 unrelated).
+
+    Arguments
+    ---------
+    pairs : list of (torch.Tensor, torch.Tensor)
+        Decoded and original complex frames [B, N, bins] in one framing,
+        one pair per utterance (pooled, each frame weighted by its energy).
+    sample_rate : int
+        Sampling rate in Hz.
+    bands : tuple of (low, high)
+        Frequency bands in Hz.
+
+    Returns
+    -------
+    list of dict
+        ``band``, ``phase``, ``advance`` and ``energy`` (share) per band.
+
+    Example
+    -------
+    >>> x = torch.randn(1, 10, 161, dtype=torch.complex64)
+    >>> phase_agreement([(x, x)], 16000)[0]["phase"]
+    1.0
+    """
+    bins = pairs[0][1].shape[-1]
+    hz_per_bin = sample_rate / (2 * (bins - 1))
+    # Per band: energy, phase cos x energy, advance cos x energy, its energy.
+    sums = torch.zeros(4, len(bands))
+    for decoded, original in pairs:
+        weight = original.abs() ** 2
+        error = torch.cos(decoded.angle() - original.angle())
+        advance = torch.cos(
+            (decoded[:, 1:] * decoded[:, :-1].conj()).angle()
+            - (original[:, 1:] * original[:, :-1].conj()).angle()
+        )
+        for i, (low, high) in enumerate(bands):
+            band = slice(round(low / hz_per_bin), round(high / hz_per_bin))
+            w, w_next = weight[..., band], weight[:, 1:, band]
+            sums[:, i] += torch.stack(
+                [
+                    w.sum(),
+                    (error[..., band] * w).sum(),
+                    (advance[..., band] * w_next).sum(),
+                    w_next.sum(),
+                ]
+            )
+    energy, phase, advance, advance_energy = sums
+    return [
+        {
+            "band": f"{low}-{high} Hz",
+            "phase": round(float(phase[i] / energy[i]), 3),
+            "advance": round(float(advance[i] / advance_energy[i]), 3),
+            "energy": round(float(energy[i] / energy.sum()), 3),
+        }
+        for i, (low, high) in enumerate(bands)
+    ]
+
+
+def phase_diagnostics(codec, wavs, bitrate, iterations=(4, 16, 100)):
+    """PESQ-WB and STOI of the decoder's output, of the oracle swaps and of
+    Griffin-Lim on the decoded magnitude, plus :func:`phase_agreement`.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        A loaded codec.
+    wavs : list of torch.Tensor
+        Utterances [T] (each cut to whole latent frames).
+    bitrate : float
+        kbps.
+    iterations : tuple of int
+        Griffin-Lim iteration counts to score (whole utterances: a
+        non-causal upper bound of what phase consistency can give).
+
+    Returns
+    -------
+    dict
+        ``rows`` (``what``, mean ``pesq`` and ``stoi`` over utterances) and
+        ``bands`` (:func:`phase_agreement`).
+    """
+    istft, delay = codec.mods.decoder.istft, codec.mods.decoder.delay_samples
+    frame = codec.codec.samples_per_frame
+    scores, pairs, lens = {}, [], torch.ones(1)
+    for wav in wavs:
+        wav = wav[None, : len(wav) // frame * frame]
+        decoded, original = decoder_spectra(codec, wav, bitrate)
+        pairs.append((decoded, original))
+        cases = {
+            "decoded": decoded,
+            "decoded magnitude, original phase": torch.polar(
+                decoded.abs(), original.angle()
+            ),
+            "original magnitude, decoded phase": torch.polar(
+                original.abs(), decoded.angle()
+            ),
+        }
+        for count in iterations:
+            cases[f"Griffin-Lim x{count} on the decoded magnitude"] = griffin_lim(
+                istft, decoded.abs(), decoded.angle(), count
+            )
+        for what, spec in cases.items():
+            out = synthesize(istft, spec, wav.shape[1], delay)
+            scores.setdefault(what, []).append(
+                (float(pesq_wb(out, wav, lens)[0]), float(stoi(out, wav, lens)[0]))
+            )
+    rows = [
+        {
+            "what": what,
+            "pesq": round(float(torch.tensor([p for p, _ in s]).nanmean()), 3),
+            "stoi": round(float(torch.tensor([t for _, t in s]).nanmean()), 3),
+        }
+        for what, s in scores.items()
+    ]
+    return {"rows": rows, "bands": phase_agreement(pairs, codec.sample_rate)}
+
+
+def pitch_diagnostics(codec, wavs, bitrate):
+    """How good the decoder's pitch is, and what its errors cost.
+
+    The decoder's predicted F0 and voicing are scored against the reference
+    tracker (:class:`~speechbrain_rnncodec.training.pitch.ReferencePitch`); the same
+    tokens are decoded once with the predicted and once with the reference
+    pitch driving the excitation, so the PESQ-WB gap is the price of the
+    pitch errors. Where PyPI's ``pyworld`` is installed, the reference
+    itself is scored against WORLD's harvest (F0 errors on the frames both
+    call voiced, voicing on all), and both trackers are timed.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        A loaded codec whose decoder predicts pitch.
+    wavs : list of torch.Tensor
+        Utterances [T] at 16 kHz.
+    bitrate : float
+        kbps.
+
+    Returns
+    -------
+    dict
+        ``decoder`` (:func:`~speechbrain_rnncodec.training.pitch.pitch_errors` of
+        the predicted pitch), ``rows`` (``what``, mean ``pesq``, ``stoi``)
+        and ``trackers`` (``name``, ``x_realtime``, and errors against
+        harvest).
+    """
+    import time
+
+    tracker, dec = ReferencePitch(), codec.mods.decoder
+    frame, num_quantizers = (
+        codec.codec.samples_per_frame,
+        codec.num_quantizers_for(bitrate),
+    )
+    if not codec.codec.predicts_pitch:
+        raise ValueError("this model's decoder has no pitch (not source-filter)")
+    predicted, reference, tracks, scores = [], [], [], {}
+    tracker(wavs[0][:frame])  # loads the tracker before the clock starts
+    tracking = 0.0
+    for wav in wavs:
+        wav = wav[: len(wav) // frame * frame]
+        start = time.perf_counter()
+        track = tracker(wav)
+        tracking += time.perf_counter() - start
+        tracks.append(track)
+        n_frames = len(wav) // frame * dec.frames_per_step
+        target = pitch_targets(track, 0, n_frames, dec.hop_length)[None]
+        with torch.no_grad():
+            decoded = codec.codec(wav[None], num_quantizers)
+            out_pred = decoded.wav
+            out_ref = codec.codec(wav[None], num_quantizers, teacher_pitch=target).wav
+        predicted.append(decoded.decoder_state.pitch[0])
+        reference.append(target[0])
+        for what, out in (("predicted pitch", out_pred), ("reference pitch", out_ref)):
+            scores.setdefault(what, []).append(
+                (
+                    float(pesq_wb(out, wav[None], torch.ones(1))[0]),
+                    float(stoi(out, wav[None], torch.ones(1))[0]),
+                )
+            )
+    seconds = sum(len(w) for w in wavs) / codec.sample_rate
+    rows = [
+        {
+            "what": f"decoded with the {what}",
+            "pesq": round(float(torch.tensor([p for p, _ in s]).nanmean()), 3),
+            "stoi": round(float(torch.tensor([t for _, t in s]).nanmean()), 3),
+        }
+        for what, s in scores.items()
+    ]
+    trackers = [{"name": "FCPE (reference)", "x_realtime": seconds / tracking}]
+    try:
+        import pyworld
+    except ImportError:
+        pyworld = None
+    if pyworld is not None:
+        harvested, fcpe, elapsed = [], [], 0.0
+        for wav, track in zip(wavs, tracks, strict=True):
+            samples = wav.double().numpy()
+            start = time.perf_counter()
+            f0, _ = pyworld.harvest(samples, codec.sample_rate, frame_period=10.0)
+            elapsed += time.perf_counter() - start
+            n = min(len(f0), len(track))
+            harvested.append(torch.from_numpy(f0[:n]).float())
+            fcpe.append(torch.from_numpy(track[:n]))
+        fcpe, harvested = torch.cat(fcpe), torch.cat(harvested)
+        as_controls = torch.stack(
+            [fcpe.clamp(min=1e-3).log(), torch.where(fcpe > 0, 1.0, -1.0)], -1
+        )
+        as_targets = torch.stack(
+            [harvested.clamp(min=1e-3).log(), (harvested > 0).float()], -1
+        )
+        # F0 errors where both call the frame voiced; voicing on every frame.
+        errors = pitch_errors(as_controls, as_targets, fcpe > 0)
+        errors["voicing"] = pitch_errors(as_controls, as_targets)["voicing"]
+        trackers[0].update(errors, against="harvest")
+        trackers.append({"name": "harvest (WORLD)", "x_realtime": seconds / elapsed})
+    return {
+        "decoder": pitch_errors(torch.cat(predicted), torch.cat(reference)),
+        "rows": rows,
+        "trackers": trackers,
+    }

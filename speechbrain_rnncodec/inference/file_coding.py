@@ -1,0 +1,521 @@
+"""The codec and the ``.rnc`` container together: model fingerprints,
+the entropy model of a loaded codec, and the streaming encode / decode
+pipelines used by ``RNNCodec.compress`` and the ``rnncodec`` command.
+
+Encoding: audio chunks -> downmix -> :class:`StreamResampler` ->
+``TokenStreamEncoder`` -> :class:`RNCWriter` (entropy coder, packets).
+Decoding: :class:`RNCReader` -> entropy decoder -> ``TokenStreamDecoder``
+-> a sink (array, WAV stream, sound file). Memory stays bounded by a
+chunk and a packet.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import copy
+import logging
+import pathlib
+
+import numpy as np
+import torch
+
+from speechbrain_rnncodec.audio.io import AudioError
+from speechbrain_rnncodec.audio.wavstream import (
+    StreamResampler,
+    to_pcm16,
+    wav_header,
+)
+from speechbrain_rnncodec.bitstream.container import (
+    BitstreamError,
+    Header,
+    ModelMismatchError,
+    RNCReader,
+    RNCWriter,
+    TruncatedError,
+)
+from speechbrain_rnncodec.entropy.coding import (
+    FREQUENCY_FILE,
+    UNIFORM_ID,
+    EntropyError,
+    FrequencyModel,
+    UniformModel,
+)
+from speechbrain_rnncodec.entropy.gaussian import GaussianContextModel
+from speechbrain_rnncodec.entropy.learned import PRIOR_FILE, LearnedPriorModel
+from speechbrain_rnncodec.lobes.bottlenecks import GaussianVAEBottleneck
+from speechbrain_rnncodec.utils.identity import model_fingerprint, model_folder
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FRAMES_PER_PACKET = 50
+
+
+def load_entropy_model(codec, source=None):
+    """The entropy model a codec encodes with.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        The loaded codec.
+    source : str or EntropyModel, optional
+        An :class:`EntropyModel`, the path of a ``token_prior.npz`` (the
+        learned prior) or of a ``token_frequencies.json``, or
+        ``"uniform"``. Default: the hub folder's ``token_prior.npz``, else
+        its ``token_frequencies.json`` (each ignored with a warning if made
+        for another model), else the bottleneck's own model (the VAE's
+        prior), else uniform.
+
+    Returns
+    -------
+    EntropyModel
+    """
+    size = codec.mods.quantizer.codebook_size
+    if source == UNIFORM_ID:
+        return UniformModel(size)
+    if source is not None and not isinstance(source, (str, pathlib.Path)):
+        model = source
+    else:
+        explicit = source is not None
+        path = pathlib.Path(source) if explicit else None
+        if path is None:
+            folder = model_folder(codec)
+            found = [folder / n for n in (PRIOR_FILE, FREQUENCY_FILE)] if folder else []
+            found = [p for p in found if p.is_file()]
+            if not found:
+                return bottleneck_entropy_model(codec.mods.quantizer)
+            path = found[0]
+        if path.suffix == ".npz":
+            model = LearnedPriorModel.load(path)
+        else:
+            model = FrequencyModel.load(path)
+        wanted = model_fingerprint(codec)[1].hex()
+        fitted = model.meta.get("model_hash")
+        if fitted is not None and fitted != wanted:
+            msg = f"{path} was fitted on another model (hash {fitted[:12]}...)"
+            if explicit:
+                raise EntropyError(msg)
+            logger.warning("%s; coding with a uniform model", msg)
+            return UniformModel(size)
+    if model.codebook_size != size:
+        raise EntropyError(
+            f"the entropy model has {model.codebook_size} codes per codebook, "
+            f"the codec {size}"
+        )
+    return model
+
+
+def bottleneck_entropy_model(quantizer):
+    """The bottleneck's own entropy model: the Gaussian context prior of a
+    VAE bottleneck (its weights, run in NumPy), else uniform codes.
+
+    Arguments
+    ---------
+    quantizer : torch.nn.Module
+        The codec's bottleneck.
+
+    Returns
+    -------
+    EntropyModel
+        The model the file coder uses without a token prior.
+    """
+    if isinstance(quantizer, GaussianVAEBottleneck):
+        context = quantizer.context
+        return GaussianContextModel(
+            context.weight.detach().cpu().double().numpy(),
+            context.bias.detach().cpu().double().numpy(),
+            quantizer.max_symbol,
+        )
+    return UniformModel(quantizer.codebook_size)
+
+
+def codec_entropy_model(codec):
+    """The codec's entropy model, loaded once (lazily)."""
+    model = getattr(codec, "_rnc_entropy_model", None)
+    if model is None:
+        model = load_entropy_model(codec)
+        codec._rnc_entropy_model = model
+    return model
+
+
+def make_header(codec, bitrate=None, frames_per_packet=None, **fields):
+    """The :class:`Header` of the codec coding at ``bitrate`` kbps."""
+    model_id, model_hash = model_fingerprint(codec)
+    bitrate = bitrate or max(codec.bitrates)
+    quantizer = codec.mods.quantizer
+    return Header(
+        sample_rate=int(codec.sample_rate),
+        samples_per_frame=int(codec.codec.samples_per_frame),
+        num_codebooks=codec.num_quantizers_for(bitrate),
+        codebook_size=int(quantizer.codebook_size),
+        bitrate=int(round(bitrate * 1000)),
+        frames_per_packet=frames_per_packet or DEFAULT_FRAMES_PER_PACKET,
+        model_id=model_id,
+        model_hash=model_hash,
+        entropy_id=codec_entropy_model(codec).model_id,
+        **fields,
+    ).validate()
+
+
+def check_compatible(codec, header, name="input"):
+    """Raises :class:`ModelMismatchError` unless the codec made ``header``."""
+    model_id, model_hash = model_fingerprint(codec)
+    if header.model_hash != model_hash:
+        raise ModelMismatchError(
+            f"{name} was made by model {header.model_id} (hash "
+            f"{header.model_hash.hex()[:12]}), not by the loaded model {model_id} "
+            f"(hash {model_hash.hex()[:12]}); load that model with --model"
+        )
+    quantizer = codec.mods.quantizer
+    if (
+        header.sample_rate != codec.sample_rate
+        or header.samples_per_frame != codec.codec.samples_per_frame
+        or header.codebook_size != quantizer.codebook_size
+        or header.num_codebooks > quantizer.num_quantizers
+    ):
+        raise ModelMismatchError(f"{name}: header does not fit the loaded model")
+
+
+def resolve_entropy(codec, header, name="input"):
+    """The entropy model named by ``header`` (uniform or the codec's)."""
+    if header.entropy_id == UNIFORM_ID:
+        return UniformModel(header.codebook_size)
+    model = codec_entropy_model(codec)
+    if model.model_id != header.entropy_id:
+        raise ModelMismatchError(
+            f"{name} was entropy-coded with {header.entropy_id}, but the "
+            f"loaded model has {model.model_id}; use the entropy model file "
+            "it was coded with (--entropy FILE)"
+        )
+    return model
+
+
+def encode_stream(
+    codec,
+    chunks,
+    rate,
+    channels,
+    out,
+    bitrate=None,
+    frames_per_packet=None,
+    name="audio",
+    notice=None,
+):
+    """Encodes audio chunks into an ``.rnc`` stream.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        The loaded codec.
+    chunks : iterable
+        float32 samples [n, channels] at ``rate``.
+    rate : int
+        Their sampling rate.
+    channels : int
+        Their channel count (downmixed to mono).
+    out : file object
+        Binary output; the header is filled in at the end if seekable.
+    bitrate : float, optional
+        kbps (default: the highest).
+    frames_per_packet : int, optional
+        Default 50 (1 s at 50 Hz).
+    name : str
+        What to call the audio in messages.
+    notice : callable, optional
+        Called with a message when resampling or downmixing.
+
+    Returns
+    -------
+    RNCWriter
+        The writer (``header``, ``packets``, ``frames``, ``bytes_written``).
+    """
+    header = make_header(
+        codec,
+        bitrate,
+        frames_per_packet,
+        orig_sample_rate=int(rate),
+        orig_channels=int(channels),
+    )
+    writer = RNCWriter(out, header, codec_entropy_model(codec))
+    notes = []
+    if channels > 1:
+        notes.append(f"downmixing {channels} channels to mono")
+    resampler = None
+    if rate != codec.sample_rate:
+        notes.append(f"resampling {rate} Hz to {codec.sample_rate} Hz")
+        resampler = StreamResampler(rate, codec.sample_rate)
+    if notes:
+        (notice or logger.info)(f"{name}: {', '.join(notes)}")
+    stream = codec.streaming_encoder(bitrate)
+    total = 0
+
+    def push(samples):
+        nonlocal total
+        if not len(samples):
+            return
+        samples = torch.as_tensor(samples, dtype=torch.float32)
+        bad = int((~torch.isfinite(samples)).sum())
+        if bad:
+            raise AudioError(f"{name} holds {bad} NaN or infinite samples")
+        total += len(samples)
+        tokens = stream.push(samples[None].to(codec.device))
+        writer.write(tokens[0].cpu().numpy())
+
+    for chunk in chunks:
+        mono = chunk.mean(axis=1) if chunk.shape[1] > 1 else chunk[:, 0]
+        push(resampler.push(mono) if resampler else mono)
+    if resampler:
+        push(resampler.flush())
+    if total == 0:
+        raise AudioError(f"{name} holds no audio samples")
+    writer.write(stream.flush()[0].cpu().numpy())
+    writer.close(total)
+    return writer
+
+
+class ArraySink:
+    """Collects decoded samples into a tensor (:attr:`samples`)."""
+
+    def __init__(self):
+        self.parts = []
+        self.samples = None
+
+    def start(self, header, channels=1):
+        pass
+
+    def write(self, samples):
+        self.parts.append(samples)
+
+    def finish(self, num_samples):
+        self.samples = torch.from_numpy(np.concatenate(self.parts or [np.zeros(0)]))
+        self.samples = self.samples.float()
+
+
+class WavStreamSink:
+    """Writes 16-bit PCM WAV to a binary stream as samples come; the
+    sizes are exact if the header knows them or the stream is seekable,
+    else 0xFFFFFFFF (read as "to the end")."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.rate = None
+        self.channels = 1
+        self.at = None
+
+    def start(self, header, channels=1):
+        self.rate, self.channels = header.sample_rate, channels
+        try:
+            self.at = self.stream.tell() if self.stream.seekable() else None
+        except (OSError, AttributeError, ValueError):
+            self.at = None
+        self.known = header.num_samples
+        self.stream.write(
+            wav_header(self.rate, channels, num_samples=header.num_samples)
+        )
+
+    def write(self, samples):
+        self.stream.write(to_pcm16(samples))
+        self.stream.flush()
+
+    def finish(self, num_samples):
+        if self.known is None and self.at is not None:
+            try:
+                end = self.stream.tell()
+                self.stream.seek(self.at)
+                self.stream.write(
+                    wav_header(self.rate, self.channels, num_samples=num_samples)
+                )
+                self.stream.seek(end)
+            except (OSError, ValueError):
+                pass
+        self.stream.flush()
+
+
+class SoundFileSink:
+    """Writes decoded samples to an open ``soundfile.SoundFile``-like
+    object, created by ``opener(sample_rate, channels)`` at the start."""
+
+    def __init__(self, opener):
+        self.opener = opener
+        self.handle = None
+
+    def start(self, header, channels=1):
+        self.handle = self.opener(header.sample_rate, channels)
+
+    def write(self, samples):
+        self.handle.write(samples)
+
+    def finish(self, num_samples):
+        self.handle.close()
+
+
+class RestoringSink:
+    """Gives ``sink`` the input's original rate and channel count, as the
+    header records them: decoded samples are resampled (streaming, bounded
+    memory) and repeated over the channels (the codec codes their mix).
+
+    Arguments
+    ---------
+    sink : object
+        A sink (``start(header, channels)``, ``write``, ``finish``).
+    """
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.resampler = None
+        self.channels = 1
+        self.written = 0
+
+    def start(self, header, channels=1):
+        rate = header.orig_sample_rate or header.sample_rate
+        self.channels = header.orig_channels or 1
+        known = header.num_samples
+        if rate != header.sample_rate:
+            self.resampler = StreamResampler(header.sample_rate, rate)
+            if known is not None:
+                known = -(-known * rate // header.sample_rate)
+        restored = copy.copy(header)
+        restored.sample_rate, restored.num_samples = rate, known
+        self.sink.start(restored, self.channels)
+
+    def _emit(self, samples):
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if len(samples):
+            if self.channels > 1:
+                samples = np.repeat(samples[:, None], self.channels, axis=1)
+            self.sink.write(samples)
+            self.written += len(samples)
+
+    def write(self, samples):
+        if self.resampler is not None:
+            samples = self.resampler.push(torch.from_numpy(samples)).numpy()
+        self._emit(samples)
+
+    def finish(self, num_samples):
+        if self.resampler is not None:
+            self._emit(self.resampler.flush().numpy())
+        self.sink.finish(self.written)
+
+
+def _flushed(decoder):
+    tail = decoder.flush()
+    return tail[0].cpu().numpy() if tail.shape[0] else np.zeros(0)
+
+
+def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
+    """Decodes an ``.rnc`` stream into ``sink``, packet by packet.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        The model that made the stream.
+    stream : file object
+        Binary input.
+    sink : object
+        ``start(header)``, ``write(float32 samples)``, ``finish(n)``.
+    conceal : bool
+        A packet whose CRC fails becomes silence (reported through
+        ``warn``) instead of an error; a stream cut before its end keeps
+        every whole packet before the cut, and where the header gives the
+        length, silence fills the rest (reported).
+    name : str
+        What to call the input in messages.
+    warn : callable, optional
+        Called with a message per concealed packet (default: log).
+
+    Returns
+    -------
+    RNCReader
+        The reader (``header``, ``num_samples``, ``corrupted``, ...).
+    """
+    reader = RNCReader(stream, name)
+    header = reader.header
+    check_compatible(codec, header, name)
+    model = resolve_entropy(codec, header, name)
+    hop = header.samples_per_frame
+    decoder = codec.streaming_decoder()
+    limit = header.num_samples
+    emitted, held = 0, np.zeros(0, dtype=np.float32)
+    sink.start(header)
+
+    def emit(samples, final=False):
+        nonlocal emitted, held
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if limit is not None:
+            samples = samples[: max(limit - emitted, 0)]
+        else:
+            samples = np.concatenate([held, samples])
+            keep = 0 if final else min(hop, len(samples))
+            held = samples[len(samples) - keep :]
+            samples = samples[: len(samples) - keep]
+        if len(samples):
+            sink.write(samples)
+            emitted += len(samples)
+
+    def decode_packet(packet):
+        nonlocal decoder
+        if packet.payload is None:
+            first = packet.first_frame
+            (warn or logger.warning)(
+                f"{name}: packet {packet.index} (frames {first} to "
+                f"{first + packet.num_frames - 1}) is corrupted (CRC mismatch); "
+                f"concealed with {packet.num_frames * hop / header.sample_rate:g} s "
+                "of silence"
+            )
+            emit(_flushed(decoder))
+            emit(np.zeros(packet.num_frames * hop, dtype=np.float32))
+            decoder = codec.streaming_decoder()
+            return
+        codes = reader.decode(packet, model)
+        wav = decoder.push(torch.from_numpy(codes)[None].to(codec.device))
+        emit(wav[0].cpu().numpy())
+
+    try:
+        for packet in reader.packets(conceal):
+            if packet.num_frames:
+                decode_packet(packet)
+    except TruncatedError as err:
+        if not conceal:
+            raise
+        cut = err
+    else:
+        cut = None
+    emit(_flushed(decoder))
+    if cut is None:
+        num_samples = reader.num_samples
+    else:
+        decoded = emitted + len(held)
+        num_samples = reader.num_samples = decoded if limit is None else limit
+        rest = num_samples - decoded
+        (warn or logger.warning)(
+            f"{cut}; kept the {decoded / header.sample_rate:.3f} s before the cut"
+            + (
+                f", {rest / header.sample_rate:.3f} s of silence after it"
+                if rest
+                else ""
+            )
+        )
+        emit(np.zeros(rest, dtype=np.float32))
+    if limit is None:
+        held = held[: max(num_samples - emitted, 0)]
+        emit(np.zeros(0), final=True)
+    if emitted != num_samples:
+        raise BitstreamError(
+            f"{name}: decoded {emitted} samples, expected {num_samples}"
+        )
+    sink.finish(num_samples)
+    return reader
+
+
+__all__ = [
+    "ArraySink",
+    "RestoringSink",
+    "SoundFileSink",
+    "WavStreamSink",
+    "check_compatible",
+    "codec_entropy_model",
+    "decode_stream",
+    "encode_stream",
+    "load_entropy_model",
+    "make_header",
+    "resolve_entropy",
+]
