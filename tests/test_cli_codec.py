@@ -18,6 +18,7 @@ import soundfile as sf
 from speechbrain_rnncodec import cli
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.bitstream.container import RNCReader
+from speechbrain_rnncodec.concealment import SILENT_AFTER_MS
 from speechbrain_rnncodec.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 
@@ -198,7 +199,10 @@ def test_conceal_and_info_of_a_damaged_file(clip, tmp_path, fast_cli, capsys):
     captured = capsys.readouterr()
     assert "packet 1 (frames 25 to 49) is corrupted" in captured.err
     wav, _ = sf.read(out)
-    assert len(wav) == 24000 and np.all(wav[8000:16000] == 0)
+    assert len(wav) == 24000 and np.all(
+        wav[8000 + int(16 * SILENT_AFTER_MS) : 16000] == 0
+    )
+    assert np.abs(wav[8000:8640]).max() > 0  # continued, then faded out
     assert cli.main(["info", str(rnc), "--packets"]) == 1
     captured = capsys.readouterr()
     assert "CORRUPTED" in captured.out

@@ -550,10 +550,18 @@ def add_commands(sub, model_help):
         help="codec: the model's rate, mono (default); original: the input's "
         "rate and channel count as the file records them",
     )
+    from speechbrain_rnncodec.concealment import DEFAULT_METHOD, METHODS
+
     dec.add_argument(
         "--conceal",
-        action="store_true",
-        help="replace a corrupted packet by silence (reported) instead of stopping",
+        nargs="?",
+        const=DEFAULT_METHOD,
+        default=False,
+        choices=METHODS,
+        metavar="METHOD",
+        help="conceal a corrupted packet (reported) instead of stopping: the "
+        "decoder continues through it and fades to silence after 400 ms "
+        f"(METHOD: {', '.join(METHODS)}; default {DEFAULT_METHOD})",
     )
     common(dec)
     dec.set_defaults(handler=cmd_decode)
