@@ -66,6 +66,10 @@ def cmd_bench(args):
         return bench_phase(args, codec)
     if args.pitch:
         return bench_pitch(args, codec)
+    if args.loss:
+        return bench_loss(args, codec)
+    if args.transport:
+        return bench_transport(args, codec)
     wav = read_audio(args.input or SAMPLE, codec.sample_rate)
     wav = wav.repeat(max(1, round(args.seconds * codec.sample_rate / len(wav))))
     result = measure_speed(codec, wav, args.repeats)
@@ -178,6 +182,87 @@ def bench_pitch(args, codec):
                 f"{t['cents']:.1f} cents, voicing {100 * t['voicing']:.1f} %"
             )
         print(line)
+    return 0
+
+
+def _machine():
+    return (
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} thread(s)"
+    )
+
+
+def bench_loss(args, codec):
+    """``rnncodec bench --loss FOLDER``: concealment of lost 20 ms packets
+    beside silence and Opus's own concealment, same loss patterns."""
+    import datetime
+
+    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.evaluate import find_utterances
+    from speechbrain_rnncodec.loss_bench import loss_benchmark
+
+    utts = find_utterances(args.loss, args.max_utterances)
+    wavs = [read_audio(u.path, codec.sample_rate) for u in utts]
+    bitrate = args.bitrate or 3.0
+    rows = loss_benchmark(
+        codec,
+        wavs,
+        args.patterns.split(","),
+        args.conceal.split(","),
+        bitrate,
+        args.opus or None,
+        args.seed,
+        args.mean_burst,
+        progress=not args.quiet,
+    )
+    seconds = sum(len(w) for w in wavs) / codec.sample_rate
+    print(f"command: rnncodec {' '.join(sys.argv[1:])}")
+    print(
+        f"date: {datetime.datetime.now().isoformat(timespec='minutes')}; machine: "
+        f"{_machine()}; median over {len(wavs)} utterances of {args.loss} "
+        f"({seconds:.0f} s); seed {args.seed}, gilbert mean burst {args.mean_burst:g}"
+    )
+    print(
+        f"{'loss pattern':>12} {'lost %':>6} {'decoder':>26} {'PESQ-WB':>8} "
+        f"{'STOI':>6} {'DNSMOS':>7} {'jump':>5}"
+    )
+    for r in rows:
+        print(
+            f"{r['pattern']:>12} {100 * r['loss']:>6.1f} {r['what']:>26} "
+            f"{r['pesq']:>8.3f} {r['stoi']:>6.3f} {r['dnsmos']:>7.3f} "
+            f"{r['jump']:>5.2f}"
+        )
+    return 0
+
+
+def bench_transport(args, codec):
+    """``rnncodec bench --transport FOLDER``: payload bytes per packet and
+    kbps of the transport packets, raw and entropy-coded."""
+    from speechbrain_rnncodec.audio import read_audio
+    from speechbrain_rnncodec.evaluate import find_utterances
+    from speechbrain_rnncodec.loss_bench import transport_overhead
+
+    utts = find_utterances(args.transport, args.max_utterances)
+    wavs = [read_audio(u.path, codec.sample_rate) for u in utts]
+    bitrates = [args.bitrate] if args.bitrate else None
+    rows = transport_overhead(codec, wavs, bitrates)
+    print(f"command: rnncodec {' '.join(sys.argv[1:])}")
+    print(
+        f"machine: {_machine()}; {len(wavs)} utterances of {args.transport}; "
+        f"entropy model {codec.entropy_model.model_id}"
+    )
+    print(
+        f"{'kbps':>5} {'frames':>6} {'ms':>5} {'raw B/pkt':>9} {'raw kbps':>8} "
+        f"{'over %':>6} {'entropy B/pkt':>13} {'entropy kbps':>12} {'saved %':>7}"
+    )
+    for r in rows:
+        raw, ent = r["raw"], r["entropy"]
+        print(
+            f"{r['kbps']:>5g} {r['frames_per_packet']:>6} {r['ms']:>5g} "
+            f"{raw['bytes_per_packet']:>9.2f} {raw['kbps']:>8.3f} "
+            f"{raw['overhead']:>6.1f} {ent['bytes_per_packet']:>13.2f} "
+            f"{ent['kbps']:>12.3f} {r['saved']:>7.1f}"
+        )
     return 0
 
 
@@ -486,8 +571,8 @@ def build_parser():
     bench.add_argument(
         "--max-utterances",
         type=int,
-        help="with --compression, --phase or --pitch: use N files (--phase, "
-        "--pitch: 20)",
+        help="with --compression, --phase, --pitch, --loss or --transport: use N "
+        "files, evenly spaced (--phase, --pitch: 20)",
     )
     bench.add_argument(
         "--phase",
@@ -502,7 +587,51 @@ def build_parser():
         "the PESQ-WB its errors cost, on the first --seconds of FOLDER's utterances",
     )
     bench.add_argument(
-        "--bitrate", type=float, help="with --phase or --pitch (default: highest)"
+        "--bitrate",
+        type=float,
+        help="with --phase or --pitch (default: highest), --loss (default 3) or "
+        "--transport (default: all)",
+    )
+    from speechbrain_rnncodec.concealment import METHODS
+    from speechbrain_rnncodec.loss_bench import DEFAULT_PATTERNS, MEAN_BURST
+
+    bench.add_argument(
+        "--loss",
+        metavar="FOLDER",
+        help="lost 20 ms packets: our concealment beside silence and Opus's own "
+        "concealment under the same seeded loss, PESQ-WB, STOI and DNSMOS on the "
+        "utterances of FOLDER",
+    )
+    bench.add_argument(
+        "--patterns",
+        default=",".join(DEFAULT_PATTERNS),
+        help="with --loss: comma-separated KIND@PERCENT, KIND random or gilbert "
+        "(default: %(default)s)",
+    )
+    bench.add_argument(
+        "--conceal",
+        default=",".join(METHODS),
+        help="with --loss: comma-separated concealment methods (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--opus",
+        type=float,
+        default=6.0,
+        help="with --loss: Opus kbps (0: no Opus rows; default %(default)g)",
+    )
+    bench.add_argument("--seed", type=int, default=0, help="with --loss")
+    bench.add_argument(
+        "--mean-burst",
+        type=float,
+        default=MEAN_BURST,
+        help="with --loss: mean packets per gilbert burst (default %(default)g)",
+    )
+    bench.add_argument("--quiet", action="store_true", help="with --loss: no bar")
+    bench.add_argument(
+        "--transport",
+        metavar="FOLDER",
+        help="transport payload bytes per packet and kbps at 1, 2, 5, 50 frames "
+        "per packet, raw and entropy-coded, on the utterances of FOLDER",
     )
     bench.add_argument(
         "--load",
