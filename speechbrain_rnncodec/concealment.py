@@ -97,16 +97,23 @@ class ConcealingDecoder:
     codec : RNNCodec
         The loaded codec.
     method : str
-        One of :data:`METHODS` (default ``"prior"``).
+        One of :data:`METHODS` (default ``"repeat"``).
     fade_after_ms : float
-        Loss after which the gain starts to fall.
+        Loss after which the gain starts to fall (whole frames).
     silent_after_ms : float
-        Loss after which the output is silent.
+        Loss after which the output is silent (whole frames).
     prior : EntropyModel, optional
         The token prior (default: ``codec.entropy_model``; the prior
         methods need a learned one).
     context_frames : int
         Frames the prior reads before a lost frame.
+
+    Attributes
+    ----------
+    frames : int
+        Frames pushed so far.
+    concealed : int
+        Of them, the lost ones.
     """
 
     def __init__(

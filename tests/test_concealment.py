@@ -9,6 +9,11 @@ import torch
 from speechbrain_rnncodec.audio import read_audio
 from speechbrain_rnncodec.bitstream.container import RNCReader
 from speechbrain_rnncodec.bitstream.entropy import UniformModel
+from speechbrain_rnncodec.bitstream.transport import (
+    Depacketizer,
+    Packetizer,
+    StreamParams,
+)
 from speechbrain_rnncodec.concealment import (
     FADE_AFTER_MS,
     METHODS,
@@ -165,3 +170,23 @@ def test_rnc_decode_conceals_a_corrupted_packet(codec):
         assert not np.allclose(gap.numpy(), clean[20 * HOP : 25 * HOP].numpy())
     silent = codec.decompress(bytes(bad), conceal="silence")
     assert torch.all(silent[20 * HOP : 25 * HOP] == 0)
+
+
+@pytest.mark.parametrize("fpp", [1, 5])
+def test_transport_packets_lost_on_the_way_decode_as_their_mask(codec, tokens, fpp):
+    params = StreamParams.for_codec(codec, 3.0, fpp)
+    sender = Packetizer(params, first_sequence=65530)  # wraps on the way
+    packets = sender.push(tokens[0].numpy()) + sender.flush()
+    gone = {1, 2, 7, 8, 9, 12} if fpp == 1 else {1, 3}
+    receiver, decoder = Depacketizer(params), ConcealingDecoder(codec)
+    parts = []
+    for index, (seq, payload) in enumerate(packets):
+        if index not in gone:
+            codes, lost = receiver.receive(seq, payload)
+            lost = torch.from_numpy(lost)[None]
+            parts.append(decoder.push(torch.from_numpy(codes)[None], lost))
+    out = torch.cat([*parts, decoder.flush()], dim=1)
+    frames = mask(100, [f for p in gone for f in range(p * fpp, (p + 1) * fpp)])
+    torch.testing.assert_close(
+        out, conceal_decode(codec, tokens, frames), atol=1e-5, rtol=0
+    )
