@@ -242,12 +242,12 @@ def loss_benchmark(
                 if method is None:
                     continue
                 if method == "opus":
-                    out, ref = opus.decode_lost(data, mask), opus_clean
+                    out, ref, gone = opus.decode_lost(data, mask), opus_clean, mask
                 else:
                     out = conceal_decode(codec, tokens, lost, method=method)
-                    out, ref = out[0, : len(wav)].cpu(), clean
+                    out, ref, gone = out[0, : len(wav)].cpu(), clean, mask[:frames]
                 scores[name, spec].append(_scores(out, wav, codec.sample_rate))
-                jumps[name, spec] += handover_jumps(out, ref, mask, hop, delay)
+                jumps[name, spec] += handover_jumps(out, ref, gone, hop, delay)
     rows = []
     for spec in ["none", *patterns]:
         for name, method in names:

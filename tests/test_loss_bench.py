@@ -101,3 +101,23 @@ def test_bench_commands_print_their_tables(codec, monkeypatch, capsys):
     assert "median over 1 utterances" in out
     assert "random@10" in out and "rnncodec@3 repeat" in out and "opus" not in out
     assert cli.main([*args[:-6], "--patterns", "random@x"]) == 1
+
+
+def test_opus_conceals_the_packets_it_is_told_are_lost():
+    from speechbrain_rnncodec.baselines import OpusCodec
+
+    opus = OpusCodec(6, in_process=True)
+    wav = read_audio(SAMPLE)
+    data = opus.encode(wav)
+    count = len(opus.packet_sizes(data))
+    assert count == -(-(len(wav) + 104) // 320)  # 6.5 ms of lookahead coded too
+    none = np.zeros(count, dtype=bool)
+    assert torch.equal(opus.decode_lost(data, none), opus.decode(data))
+    lost = none.copy()
+    lost[50:53] = True
+    out = opus.decode_lost(data, lost)
+    assert out.shape == wav.shape
+    assert torch.equal(out[: 49 * 320], opus.decode(data)[: 49 * 320])
+    assert not torch.equal(out, opus.decode(data))
+    with pytest.raises(ValueError, match="in-process"):
+        OpusCodec(6).decode_lost(b"", none)
