@@ -21,6 +21,7 @@ from speechbrain_rnncodec.cli import common
 from speechbrain_rnncodec.cli import main as cli
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
+from speechbrain_rnncodec.inference.concealment import SILENT_AFTER_MS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"
@@ -199,7 +200,10 @@ def test_conceal_and_info_of_a_damaged_file(clip, tmp_path, fast_cli, capsys):
     captured = capsys.readouterr()
     assert "packet 1 (frames 25 to 49) is corrupted" in captured.err
     wav, _ = sf.read(out)
-    assert len(wav) == 24000 and np.all(wav[8000:16000] == 0)
+    assert len(wav) == 24000 and np.all(
+        wav[8000 + int(16 * SILENT_AFTER_MS) : 16000] == 0
+    )
+    assert np.abs(wav[8000:8640]).max() > 0  # continued, then faded out
     assert cli.main(["info", str(rnc), "--packets"]) == 1
     captured = capsys.readouterr()
     assert "CORRUPTED" in captured.out

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from speechbrain_rnncodec.cli import evaluate
 from speechbrain_rnncodec.cli import main as cli
 from speechbrain_rnncodec.evaluation import report
 
@@ -310,7 +311,7 @@ def test_the_committed_listening_page_plays(chromium):
     assert LISTEN_PAGE.stat().st_size < 1_000_000
     page, errors, requests = open_page(chromium, LISTEN_PAGE)
     found = page.evaluate(_CHECK_JS)
-    assert found["captions"] == ["original", *cli.LISTEN_CODECS]
+    assert found["captions"] == ["original", *evaluate.LISTEN_CODECS]
     seconds = found["media"][0]["duration"]
     assert seconds > 2.5  # a few seconds of speech, the same in every player
     for m in found["media"]:

@@ -1,5 +1,5 @@
 """``rnncodec encode / decode / info / fit-entropy``: compressed files from
-the command line (registered by :func:`add_commands` in ``cli.py``).
+the command line (registered by :func:`add_parser` in ``cli/main.py``).
 
 Every error ends the command with one line on stderr and exit code 1;
 output files are written to a temp file in the same folder and renamed
@@ -17,12 +17,14 @@ import pathlib
 import struct
 import sys
 
+import numpy as np
 import soundfile as sf
 
 from speechbrain_rnncodec.audio.wavstream import WavStreamReader, file_chunks
 from speechbrain_rnncodec.bitstream.container import RNCReader
 from speechbrain_rnncodec.cli import common
 from speechbrain_rnncodec.entropy.coding import FREQUENCY_FILE, fit_frequency_model
+from speechbrain_rnncodec.inference.concealment import DEFAULT_METHOD, METHODS
 from speechbrain_rnncodec.inference.file_coding import (
     RestoringSink,
     SoundFileSink,
@@ -456,14 +458,12 @@ def cmd_fit_entropy(args):
 def _ideal_bits(model):
     """Cross-entropy (bits/code) of each codebook's counts under the
     model (the fitting data's own rate)."""
-    import numpy as np
-
     probs = model.probabilities
     counts = model.counts
     return list(-(counts * np.log2(probs)).sum(axis=1) / np.maximum(counts.sum(1), 1))
 
 
-def add_commands(sub, model_help):
+def add_parser(sub, model_help):
     """Registers encode, decode, info and fit-entropy on ``sub``."""
     bitrate_help = "kbps, one the model serves (1.5, 3, 6; default: the highest)"
     entropy_help = (
@@ -527,10 +527,17 @@ def add_commands(sub, model_help):
         help="codec: the model's rate, mono (default); original: the input's "
         "rate and channel count as the file records them",
     )
+
     dec.add_argument(
         "--conceal",
-        action="store_true",
-        help="replace a corrupted packet by silence (reported) instead of stopping",
+        nargs="?",
+        const=DEFAULT_METHOD,
+        default=False,
+        choices=METHODS,
+        metavar="METHOD",
+        help="conceal a corrupted packet (reported) instead of stopping: the "
+        "decoder continues through it and fades to silence after 400 ms "
+        f"(METHOD: {', '.join(METHODS)}; default {DEFAULT_METHOD})",
     )
     common(dec)
     dec.set_defaults(handler=cmd_decode)

@@ -320,7 +320,40 @@ class OpusCodec(Codec):
             out.append(_packet_length(len(packet)) + packet)
         return b"".join(out)
 
-    def _decode_lib(self, data):
+    def decode_lost(self, data, lost):
+        """Samples [T] of in-process packets (:meth:`encode` with
+        ``in_process=True``) where the packets marked in ``lost`` went
+        missing: libopus conceals each (its own packet loss concealment,
+        an empty packet of 20 ms; no in-band FEC).
+
+        Arguments
+        ---------
+        data : bytes
+            What :meth:`encode` returned.
+        lost : array-like
+            Bool per 20 ms packet, True where it is lost; packets beyond its
+            end are received.
+
+        Returns
+        -------
+        torch.Tensor
+            Samples [T], as long as the input.
+        """
+        if not self.in_process:
+            raise ValueError("decode_lost needs an in-process codec (opuslib@KBPS)")
+        return self._decode_lib(data, np.asarray(lost, dtype=bool))
+
+    def packet_sizes(self, data):
+        """Bytes of each 20 ms packet of in-process ``data`` (length bytes
+        excluded)."""
+        sizes, pos = [], self._HEADER.size
+        while pos < len(data):
+            size, pos = _read_packet_length(data, pos)
+            sizes.append(size)
+            pos += size
+        return sizes
+
+    def _decode_lib(self, data, lost=()):
         if len(data) < self._HEADER.size:
             raise CodecError("truncated Opus packet stream (no header)")
         num_samples, skip = self._HEADER.unpack_from(data)
@@ -330,8 +363,12 @@ class OpusCodec(Codec):
             size, pos = _read_packet_length(data, pos)
             if pos + size > len(data):
                 raise CodecError("truncated Opus packet stream")
+            index = len(pcm)
+            packet = (
+                b"" if index < len(lost) and lost[index] else data[pos : pos + size]
+            )
             try:
-                pcm.append(dec.decode(data[pos : pos + size], self.FRAME))
+                pcm.append(dec.decode(packet, self.FRAME))
             except self._opuslib.OpusError as err:
                 raise CodecError(f"libopus cannot decode a packet: {err}") from err
             pos += size

@@ -42,6 +42,7 @@ from speechbrain_rnncodec.entropy.coding import (
 )
 from speechbrain_rnncodec.entropy.gaussian import GaussianContextModel
 from speechbrain_rnncodec.entropy.learned import PRIOR_FILE, LearnedPriorModel
+from speechbrain_rnncodec.inference.concealment import DEFAULT_METHOD, ConcealingDecoder
 from speechbrain_rnncodec.lobes.bottlenecks import GaussianVAEBottleneck
 from speechbrain_rnncodec.utils.identity import model_fingerprint, model_folder
 
@@ -412,9 +413,11 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
         Binary input.
     sink : object
         ``start(header)``, ``write(float32 samples)``, ``finish(n)``.
-    conceal : bool
-        A packet whose CRC fails becomes silence (reported through
-        ``warn``) instead of an error; a stream cut before its end keeps
+    conceal : bool or str
+        A packet whose CRC fails is concealed (reported through ``warn``)
+        by a :class:`~speechbrain_rnncodec.inference.concealment.ConcealingDecoder`
+        (``True``: its default method, or a method's name) instead of an
+        error; a stream cut before its end keeps
         every whole packet before the cut, and where the header gives the
         length, silence fills the rest (reported).
     name : str
@@ -432,7 +435,11 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
     check_compatible(codec, header, name)
     model = resolve_entropy(codec, header, name)
     hop = header.samples_per_frame
-    decoder = codec.streaming_decoder()
+    if conceal:
+        method = conceal if isinstance(conceal, str) else DEFAULT_METHOD
+        decoder = ConcealingDecoder(codec, method=method)
+    else:
+        decoder = codec.streaming_decoder()
     limit = header.num_samples
     emitted, held = 0, np.zeros(0, dtype=np.float32)
     sink.start(header)
@@ -452,18 +459,15 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
             emitted += len(samples)
 
     def decode_packet(packet):
-        nonlocal decoder
         if packet.payload is None:
             first = packet.first_frame
             (warn or logger.warning)(
                 f"{name}: packet {packet.index} (frames {first} to "
                 f"{first + packet.num_frames - 1}) is corrupted (CRC mismatch); "
-                f"concealed with {packet.num_frames * hop / header.sample_rate:g} s "
-                "of silence"
+                f"{packet.num_frames * hop / header.sample_rate:g} s concealed "
+                f"({decoder.method})"
             )
-            emit(_flushed(decoder))
-            emit(np.zeros(packet.num_frames * hop, dtype=np.float32))
-            decoder = codec.streaming_decoder()
+            emit(decoder.conceal(packet.num_frames)[0].cpu().numpy())
             return
         codes = reader.decode(packet, model)
         wav = decoder.push(torch.from_numpy(codes)[None].to(codec.device))

@@ -12,6 +12,7 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import io
 import logging
 import pathlib
 
@@ -24,6 +25,7 @@ from speechbrain_rnncodec.audio.io import check_waveform, read_audio
 from speechbrain_rnncodec.audio.wavstream import file_chunks
 from speechbrain_rnncodec.entropy.coding import FREQUENCY_FILE
 from speechbrain_rnncodec.entropy.learned import PRIOR_FILE
+from speechbrain_rnncodec.inference.concealment import ConcealingDecoder, conceal_decode
 from speechbrain_rnncodec.inference.export import load_weights
 from speechbrain_rnncodec.inference.file_coding import (
     ArraySink,
@@ -339,26 +341,40 @@ class RNNCodec(Pretrained):
         ---------
         data : bytes
             The compressed file.
-        conceal : bool
-            Corrupted packets become silence (logged) instead of an error.
+        conceal : bool or str
+            Corrupted packets are concealed (logged) instead of an error:
+            True or a method of :data:`~speechbrain_rnncodec.inference.
+            concealment.METHODS` (True: ``"repeat"``).
 
         Returns
         -------
         torch.Tensor
             Decoded samples.
         """
-        import io
-
         sink = ArraySink()
         decode_stream(self, io.BytesIO(bytes(data)), sink, conceal, name="data")
         return sink.samples
 
     def decode_file(self, path, conceal=False):
-        """Waveform [T] of an ``.rnc`` file, read packet by packet."""
+        """Waveform [T] of an ``.rnc`` file, read packet by packet
+        (``conceal`` as in :meth:`decompress`)."""
         sink = ArraySink()
         with open(path, "rb") as fin:
             decode_stream(self, fin, sink, conceal, name=str(path))
         return sink.samples
+
+    def conceal_decode(self, tokens, lost, **options):
+        """Waveforms [B, T' * 320] of tokens [B, T', K] whose frames marked
+        in ``lost`` [B, T'] (bool) were lost: the decoder runs on through
+        each gap (``options``: ``method``, fades; see
+        :class:`~speechbrain_rnncodec.inference.concealment.ConcealingDecoder`).
+        """
+        return conceal_decode(self, tokens, lost, **options)
+
+    def concealing_decoder(self, **options):
+        """A :class:`~speechbrain_rnncodec.inference.concealment.
+        ConcealingDecoder`: per frame, tokens or "lost" in, 20 ms out."""
+        return ConcealingDecoder(self, **options)
 
     # DASB names, so the codec drops into DASB-style recipes unchanged.
     def _codebooks(self, num_codebooks):

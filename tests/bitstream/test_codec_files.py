@@ -23,6 +23,7 @@ from speechbrain_rnncodec.bitstream.container import (
 from speechbrain_rnncodec.entropy.coding import FrequencyModel, fit_frequency_model
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
+from speechbrain_rnncodec.inference.concealment import SILENT_AFTER_MS
 from speechbrain_rnncodec.inference.file_coding import ArraySink, decode_stream
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -157,7 +158,7 @@ def test_frequency_file_in_the_hub_folder_is_loaded_lazily(codec, fitted, tmp_pa
     assert third.entropy_model.model_id == "uniform"
 
 
-def test_conceal_replaces_a_corrupted_packet_by_silence(codec):
+def test_conceal_continues_a_corrupted_packet_then_fades_out(codec):
     wav = read_audio(SAMPLE)[: 16000 * 2]
     data = codec.compress(wav, bitrate=3.0, frames_per_packet=25)  # 0.5 s packets
     reader = RNCReader(io.BytesIO(data))
@@ -168,7 +169,8 @@ def test_conceal_replaces_a_corrupted_packet_by_silence(codec):
         codec.decompress(bytes(bad))
     out = codec.decompress(bytes(bad), conceal=True)
     assert out.shape == wav.shape
-    assert torch.all(out[8000:16000] == 0)
+    assert out[8000:8640].abs().max() > 0  # continued, then silent
+    assert torch.all(out[8000 + int(SILENT_AFTER_MS * 16) : 16000] == 0)
     clean = codec.decompress(data)
     assert torch.equal(out[:7000], clean[:7000])
     assert out[16000:].abs().max() > 0
