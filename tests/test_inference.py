@@ -224,3 +224,25 @@ def test_every_public_method_runs_on_cuda_from_cpu_inputs(speech):
     assert codec.tokens_to_sig(tokens.cpu()).device.type == "cuda"
     data = codec.compress(speech, bitrate=1.5)
     assert codec.decompress(data).shape == speech.shape
+
+
+def test_every_public_method_moves_cpu_inputs_to_the_model_device(speech):
+    """Here without CUDA: a model on the meta device (shapes, no values)
+    fails on any waveform left on the CPU, so the waveform methods must move
+    it; token inputs (indices into meta codebooks) pass on meta anyway, the
+    CUDA test above checks that they are moved. Every output is on the
+    model's device."""
+    codec = RNNCodec.from_hparams(run_opts={"device": "meta"})
+    tokens, _ = codec.encode(speech[None, :16000], bitrate=3.0)
+    assert tokens.device.type == "meta" and tokens.shape == (1, 50, 6)
+    cpu_tokens = torch.zeros(1, 50, 6, dtype=torch.long)
+    assert codec.decode(cpu_tokens).device.type == "meta"
+    assert codec.tokens_to_sig(cpu_tokens).device.type == "meta"
+    dasb = codec.sig_to_tokens(speech[None, None, :16000], num_codebooks=4)
+    assert dasb.device.type == "meta" and dasb.shape == (1, 50, 4)
+    assert codec.get_pretrained_embeddings(num_codebooks=2).device.type == "meta"
+    stream = codec.streaming_encoder(bitrate=1.5)
+    assert stream.push(speech[None, :1000]).device.type == "meta"
+    decoder = codec.streaming_decoder()
+    assert decoder.push(cpu_tokens[:, :2]).device.type == "meta"
+    assert decoder.flush().device.type == "meta"

@@ -12,6 +12,7 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import contextlib
 import math
 
 import torch
@@ -66,6 +67,20 @@ def kmeans(vectors, num_clusters, iters=10):
         filled = counts > 0
         centroids[filled] = sums[filled] / counts[filled, None]
     return centroids
+
+
+def float32_region(device):
+    """A context without autocast on ``device`` (none where the device has
+    no autocast, e.g. ``meta``)."""
+    if torch.amp.is_autocast_available(device.type):
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def has_values(tensor):
+    """Whether ``tensor`` holds values to check (not empty, not on the
+    ``meta`` device, which only carries shapes)."""
+    return tensor.numel() > 0 and tensor.device.type != "meta"
 
 
 class EMAVectorQuantizer(torch.nn.Module):
@@ -350,8 +365,8 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
             (perplexity and restarted dead codes per stage, in training).
         """
         # Nearest-code search and EMA statistics need float32 precision,
-        # also under mixed-precision autocast.
-        with torch.autocast(x.device.type, enabled=False):
+        # also under mixed-precision autocast (where the device has one).
+        with float32_region(x.device):
             return self._quantize(x.float(), num_quantizers, mask)
 
     def _quantize(self, x, num_quantizers, mask):
@@ -367,11 +382,13 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
         for k, stage in enumerate(self.stages[:n_stages]):
             active = (per_utt > k)[:, None] & mask
             flat = residual.reshape(-1, residual.shape[-1])
-            used = flat[active.reshape(-1)]
+            # The frames that update the codebook (training only: their
+            # number depends on the data).
+            used = flat[active.reshape(-1)] if self.training else flat[:0]
             if self.training and not stage.initialized and len(used):
                 stage.initialize(used)
             stage_codes = stage.encode(flat).reshape(batch, steps)
-            if self.training and len(used):
+            if len(used):
                 restarted = stage.update(used, stage_codes[active])
                 stats[f"restarted_codes_{k + 1}"] = float(restarted)
                 stats[f"perplexity_{k + 1}"] = _perplexity(
@@ -409,7 +426,7 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
                 f"{codes.shape[-1]} codebooks given, the model has "
                 f"{self.num_quantizers}"
             )
-        if codes.numel() and (codes.min() < 0 or codes.max() >= self.codebook_size):
+        if has_values(codes) and (codes.min() < 0 or codes.max() >= self.codebook_size):
             raise ValueError(f"codes must lie in [0, {self.codebook_size})")
         return self.code_values(codes).sum(dim=2)
 
