@@ -22,7 +22,7 @@ from speechbrain_rnncodec.training.checkpoints import (
 
 pytestmark = pytest.mark.slow
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
 KILLED_WHILE_SAVING = textwrap.dedent("""

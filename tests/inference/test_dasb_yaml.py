@@ -8,7 +8,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 
-YAML = pathlib.Path(__file__).parents[1] / "docs" / "dasb_tokenizer.yaml"
+YAML = pathlib.Path(__file__).parents[2] / "docs" / "dasb_tokenizer.yaml"
 
 
 def test_dasb_style_model_trains_on_codec_tokens():

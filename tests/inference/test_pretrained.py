@@ -14,7 +14,7 @@ from speechbrain_rnncodec.inference.export import export_checkpoint, with_identi
 from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL, RNNCodec
 from speechbrain_rnncodec.lobes.streaming import encode_latents
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 HUB_YAML = ROOT / "hparams" / "rnn_vq_16k.yaml"
 
 

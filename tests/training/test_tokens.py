@@ -10,7 +10,7 @@ from speechbrain_rnncodec.cli import main as cli
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.training.tokens import extract_tokens, load_tokens
 
-SAMPLES = pathlib.Path(__file__).resolve().parent / "samples" / "LibriSpeech"
+SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "samples" / "LibriSpeech"
 
 
 @pytest.fixture

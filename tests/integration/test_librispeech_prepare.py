@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import soundfile
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "recipes" / "LibriSpeech"))
 
 from librispeech_prepare import prepare_librispeech  # noqa: E402

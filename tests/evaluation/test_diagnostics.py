@@ -21,7 +21,7 @@ from speechbrain_rnncodec.evaluation.diagnostics import (
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.metrics.signal import pesq_wb
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEV = ROOT / "tests" / "samples" / "LibriSpeech" / "dev-clean-5"
 
 

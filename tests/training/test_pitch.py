@@ -15,7 +15,7 @@ from speechbrain_rnncodec.lobes.source_filter import (
 from speechbrain_rnncodec.training.codec_brain import pitch_losses
 from speechbrain_rnncodec.training.pitch import cache_pitch, pitch_errors, pitch_targets
 
-SAMPLES = pathlib.Path(__file__).parent / "samples" / "LibriSpeech"
+SAMPLES = pathlib.Path(__file__).parents[1] / "samples" / "LibriSpeech"
 FEMALE = SAMPLES / "test-clean-5/1970/28415/1970-28415-0023.flac"  # speaker 1970 F
 MALE = SAMPLES / "test-clean-5/3242/8112/3242-8112-0024.flac"  # speaker 3242 M
 

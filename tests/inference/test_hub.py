@@ -20,7 +20,7 @@ from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference.export import model_card
 from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL, RNNCodec
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 HUB_YAML = ROOT / "hparams" / "rnn_vq_16k.yaml"
 HUB_FILES = ("hyperparams.yaml", "encoder.ckpt", "quantizer.ckpt", "decoder.ckpt")
 

@@ -32,7 +32,7 @@ from speechbrain_rnncodec.metrics.stats import (
     quality_stats,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "speechbrain_rnncodec" / "samples" / "1970-28415-0023.flac"
 LIBRISPEECH = ROOT / "tests" / "samples" / "LibriSpeech"
 # Rows of the degraded batch.

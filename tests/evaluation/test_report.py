@@ -302,7 +302,7 @@ def test_report_screenshot(browser_page, tmp_path):
     assert errors == []
 
 
-LISTEN_PAGE = pathlib.Path(__file__).parents[1] / "docs" / "samples" / "listen.html"
+LISTEN_PAGE = pathlib.Path(__file__).parents[2] / "docs" / "samples" / "listen.html"
 
 
 def test_the_committed_listening_page_plays(chromium):

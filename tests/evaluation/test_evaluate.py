@@ -10,7 +10,7 @@ import pytest
 from speechbrain_rnncodec.audio.corpus import find_utterances
 from speechbrain_rnncodec.evaluation.evaluate import markdown_table
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 TEST_SPLIT = ROOT / "tests" / "samples" / "LibriSpeech" / "test-clean-5"
 
 

@@ -15,7 +15,7 @@ from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL, RNNCodec
 from speechbrain_rnncodec.metrics.signal import pesq_wb
 from speechbrain_rnncodec.utils.identity import model_hash
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 HUB_YAML = ROOT / "hparams" / "rnn_vq_16k.yaml"
 
 # Written by the shipped rnn_vq_16k with the code of commit 28c7af4, before

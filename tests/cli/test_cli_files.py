@@ -23,7 +23,7 @@ from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.inference.concealment import SILENT_AFTER_MS
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 RNCCODEC = [sys.executable, "-m", "speechbrain_rnncodec.cli.main"]
