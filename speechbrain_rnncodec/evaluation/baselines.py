@@ -49,7 +49,7 @@ import soundfile as sf
 import torch
 
 from speechbrain_rnncodec.audio.io import check_waveform, pcm16
-from speechbrain_rnncodec.bitstream.container import BitstreamError
+from speechbrain_rnncodec.bitstream.header import BitstreamError
 from speechbrain_rnncodec.inference import RNNCodec
 
 SAMPLE_RATE = 16000

@@ -25,12 +25,11 @@ from speechbrain_rnncodec.audio.wavstream import (
     to_pcm16,
     wav_header,
 )
-from speechbrain_rnncodec.bitstream.container import (
+from speechbrain_rnncodec.bitstream.container import RNCReader, RNCWriter
+from speechbrain_rnncodec.bitstream.header import (
     BitstreamError,
     Header,
     ModelMismatchError,
-    RNCReader,
-    RNCWriter,
     TruncatedError,
 )
 from speechbrain_rnncodec.entropy.coding import (

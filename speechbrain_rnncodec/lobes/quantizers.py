@@ -404,7 +404,7 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
         weight = mask[..., None].type(x.dtype)
         err = ((x - quantized) ** 2 * weight).sum()
         commitment = err / (weight.sum() * x.shape[-1]).clamp(min=1)
-        if self.training:
+        if x.requires_grad:  # also a frozen quantizer under a training encoder
             quantized = x + (quantized - x).detach()
         return QuantizerOutput(quantized, torch.stack(codes, dim=-1), commitment, stats)
 

@@ -23,15 +23,19 @@ Authors
 import collections
 import math
 
-import numpy as np
 import torch
 
 from speechbrain_rnncodec.lobes.decoder import OverlapAddISTFT
 from speechbrain_rnncodec.lobes.encoder import CausalSTFT
+from speechbrain_rnncodec.lobes.excitation import (
+    F0_MAX,
+    F0_MIN,
+    band_interpolation,
+    harmonic_excitation,
+    pitch_bin_loss,
+    pitch_from_bins,
+)
 from speechbrain_rnncodec.lobes.rnn import ResidualRNN
-
-# Pitch range of the synthesis (Hz): F0 predictions are clamped to it.
-F0_MIN, F0_MAX = 50.0, 800.0
 
 SourceFilterState = collections.namedtuple(
     "SourceFilterState",
@@ -46,184 +50,6 @@ sample index of the noise table; ``pitch``: this call's predicted pitch
 controls [B, N, 2] (log F0 in Hz, voicing logit), for the pitch loss and
 for analysis; ``pitch_logits``: with a classification pitch head, this
 call's scores of the F0 bins [B, N, pitch_bins] (None otherwise)."""
-
-
-def pitch_bin_loss(logits, log_f0, centres, width):
-    """Cross-entropy of F0-bin scores against a Gaussian around the target
-    (as CREPE trains): a near miss costs less than an octave error.
-
-    Arguments
-    ---------
-    logits : torch.Tensor
-        Scores of the bins [..., bins].
-    log_f0 : torch.Tensor
-        Target log F0 [...].
-    centres : torch.Tensor
-        Log F0 of the bin centres [bins].
-    width : float
-        Standard deviation of the target, in log F0.
-
-    Returns
-    -------
-    torch.Tensor
-        Loss per frame [...].
-
-    Example
-    -------
-    >>> centres = torch.linspace(4.0, 6.0, 41)
-    >>> near, far = torch.zeros(41), torch.zeros(41)
-    >>> near[20], far[5] = 10.0, 10.0
-    >>> target = torch.tensor(5.0)
-    >>> loss = [pitch_bin_loss(s, target, centres, 0.05) for s in (near, far)]
-    >>> bool(loss[0] < loss[1])
-    True
-    """
-    target = torch.exp(-0.5 * ((centres - log_f0[..., None]) / width) ** 2)
-    target = target / target.sum(-1, keepdim=True).clamp(min=1e-12)
-    return -(target * torch.log_softmax(logits, dim=-1)).sum(-1)
-
-
-def pitch_from_bins(logits, centres, radius=4):
-    """Log F0 of bin scores: the softmax-weighted mean of the centres within
-    ``radius`` bins of the best one (sub-bin resolution, no octave blur).
-
-    Arguments
-    ---------
-    logits : torch.Tensor
-        Scores [..., bins].
-    centres : torch.Tensor
-        Log F0 of the bin centres [bins].
-    radius : int
-        Bins on each side of the best one.
-
-    Returns
-    -------
-    torch.Tensor
-        Log F0 [...].
-
-    Example
-    -------
-    >>> centres = torch.log(torch.tensor([100.0, 200.0, 400.0]))
-    >>> pitch_from_bins(torch.tensor([0.0, 50.0, 0.0]), centres, 1).exp().round()
-    tensor(200.)
-    """
-    offsets = torch.arange(-radius, radius + 1, device=logits.device)
-    best = logits.argmax(dim=-1, keepdim=True)
-    index = (best + offsets).clamp(0, len(centres) - 1)
-    weights = torch.softmax(logits.gather(-1, index), dim=-1)
-    return (weights * centres[index]).sum(-1)
-
-
-def harmonic_excitation(f0, phase, f0_start, hop, sample_rate, max_freq):
-    """Band-limited pulse train (harmonics of unit amplitude) from frame F0s.
-
-    Within frame ``j`` the F0 moves linearly from the previous frame's value
-    to ``f0[:, j]``; the phase is its exact integral, accumulated in float64
-    and wrapped. Each sample sums the harmonics below ``max_freq`` in closed
-    form (the Dirichlet kernel), so the cost does not grow with their number;
-    the highest one is weighted by the fractional part of ``max_freq / F0``.
-
-    Arguments
-    ---------
-    f0 : torch.Tensor
-        F0 in Hz at the end of each frame [B, N].
-    phase : torch.Tensor
-        Phase at the start of the first frame [B] (float64, radians).
-    f0_start : torch.Tensor
-        F0 at the start of the first frame [B].
-    hop : int
-        Samples per frame.
-    sample_rate : int
-        Sampling rate in Hz.
-    max_freq : float
-        Highest harmonic frequency in Hz.
-
-    Returns
-    -------
-    excitation : torch.Tensor
-        Samples [B, N * hop].
-    phase : torch.Tensor
-        Phase after the last sample [B] (float64).
-
-    Example
-    -------
-    >>> f0 = torch.full((1, 100), 200.0)
-    >>> wav, phase = harmonic_excitation(
-    ...     f0, torch.zeros(1, dtype=torch.float64), f0[:, 0], 80, 16000, 7800.0)
-    >>> wav.shape
-    torch.Size([1, 8000])
-    >>> spec = torch.fft.rfft(wav[0]).abs()  # 2 Hz bins: harmonics of 200 Hz
-    >>> bool(spec[100] > 100 * spec[150]), bool(spec[3900] > 100 * spec[3950])
-    (True, True)
-    """
-    start = torch.cat([f0_start[:, None], f0[:, :-1]], dim=1).double()
-    end = f0.double()
-    k = torch.arange(1, hop + 1, dtype=torch.float64, device=f0.device)
-    # Integral of the linear F0 ramp over the first k samples of a frame.
-    cycles = (
-        start[..., None] * k + (end - start)[..., None] * (k * (k + 1) / (2 * hop))
-    ) / sample_rate
-    frame_start = torch.cumsum(cycles[..., -1], dim=1) - cycles[..., -1]
-    turns = torch.remainder(frame_start[..., None] + cycles, 1.0)
-    turns = torch.remainder(turns + phase[:, None, None] / (2 * math.pi), 1.0)
-    new_phase = 2 * math.pi * turns[:, -1, -1]
-    # float64 to the end: near the pulse peaks the kernel divides by a small
-    # sine, and float32 would let chunked and whole decoding drift apart.
-    theta = (2 * math.pi * turns).flatten(1)
-    freq = (start[..., None] + (end - start)[..., None] * k / hop).flatten(1)
-    # A fractional number of harmonics: the top one fades in and out as F0
-    # moves, so the excitation has no click when the count changes.
-    count = (max_freq / freq).clamp(min=1.0)
-    whole = torch.floor(count)
-    half = torch.sin(0.5 * theta)
-    near_zero = half.abs() < 1e-4
-    kernel = torch.sin((whole + 0.5) * theta) / (
-        2 * torch.where(near_zero, torch.ones_like(half), half)
-    )
-    kernel = torch.where(near_zero, whole, kernel - 0.5)
-    excitation = kernel + (count - whole) * torch.cos((whole + 1) * theta)
-    return excitation.float(), new_phase
-
-
-def band_interpolation(n_bands, n_bins, sample_rate):
-    """Matrix [n_bands, n_bins] that interpolates band values to STFT bins.
-
-    Band centres are equally spaced on the mel scale from 0 Hz to Nyquist;
-    each bin takes the linear interpolation (in mel) of its two nearest
-    centres. With ``n_bands == n_bins`` it is the identity (per-bin filters).
-
-    Arguments
-    ---------
-    n_bands : int
-        Envelope bands.
-    n_bins : int
-        STFT bins.
-    sample_rate : int
-        Sampling rate in Hz.
-
-    Returns
-    -------
-    torch.Tensor
-        Interpolation weights; each column sums to 1.
-
-    Example
-    -------
-    >>> m = band_interpolation(32, 161, 16000)
-    >>> m.shape, torch.allclose(m.sum(0), torch.ones(161))
-    (torch.Size([32, 161]), True)
-    """
-    if n_bands == n_bins:
-        return torch.eye(n_bins)
-
-    def mel(hz):
-        return 2595.0 * np.log10(1.0 + hz / 700.0)
-
-    bins_mel = mel(np.linspace(0.0, sample_rate / 2, n_bins))
-    centres = np.linspace(0.0, bins_mel[-1], n_bands)
-    weights = np.stack(
-        [np.interp(bins_mel, centres, np.eye(n_bands)[b]) for b in range(n_bands)]
-    )
-    return torch.from_numpy(weights).float()
 
 
 class SourceFilterDecoder(torch.nn.Module):

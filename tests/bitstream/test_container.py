@@ -11,16 +11,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from speechbrain_rnncodec.bitstream.container import (
+    RNCReader,
+    RNCWriter,
+    read_tokens,
+    write_tokens,
+)
+from speechbrain_rnncodec.bitstream.header import (
     _FIXED,
     _PREFIX,
     MAGIC,
     UNKNOWN,
     BitstreamError,
     Header,
-    RNCReader,
-    RNCWriter,
-    read_tokens,
-    write_tokens,
 )
 from speechbrain_rnncodec.entropy.coding import FrequencyModel, UniformModel
 

@@ -11,13 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from speechbrain_rnncodec.bitstream.container import (
-    MAGIC,
-    BitstreamError,
-    Header,
     RNCReader,
     read_tokens,
     write_tokens,
 )
+from speechbrain_rnncodec.bitstream.header import MAGIC, BitstreamError, Header
 from speechbrain_rnncodec.entropy.coding import FrequencyModel, UniformModel
 
 FUZZ = settings(

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from speechbrain_rnncodec.bitstream.container import max_payload
+from speechbrain_rnncodec.bitstream.header import max_payload
 from speechbrain_rnncodec.entropy.coding import (
     EntropyError,
     EntropyModel,

@@ -13,12 +13,11 @@ import torch
 import torchaudio
 
 from speechbrain_rnncodec.audio.io import AudioError, read_audio
-from speechbrain_rnncodec.bitstream.container import (
+from speechbrain_rnncodec.bitstream.container import RNCReader, read_tokens
+from speechbrain_rnncodec.bitstream.header import (
     BitstreamError,
     Header,
     ModelMismatchError,
-    RNCReader,
-    read_tokens,
 )
 from speechbrain_rnncodec.entropy.coding import FrequencyModel, fit_frequency_model
 from speechbrain_rnncodec.evaluation.demo import SAMPLE

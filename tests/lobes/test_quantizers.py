@@ -230,3 +230,19 @@ def test_bad_codes_raise():
             rvq.decode(bad)
     with pytest.raises(ValueError, match="codebooks"):
         rvq.decode(torch.zeros(1, 2, 4, dtype=torch.long))
+
+
+def test_frozen_quantizer_passes_the_decoder_gradient_to_a_training_encoder():
+    """A quantizer kept in eval (frozen_modules) under an encoder that
+    trains: the straight-through estimator still carries the gradient."""
+    torch.manual_seed(0)
+    rvq = ResidualVectorQuantizer(dim=8, num_quantizers=2, codebook_size=16)
+    rvq(torch.randn(4, 20, 8))  # k-means initialisation in training
+    rvq.eval()
+    x = torch.randn(2, 5, 8, requires_grad=True)
+    rvq(x, 2).quantized.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))
+    with torch.no_grad():  # inference: the codes' values, no estimator
+        out = rvq(x, 2)
+    assert not out.quantized.requires_grad
+    assert torch.allclose(out.quantized, rvq.decode(out.codes), atol=1e-6)

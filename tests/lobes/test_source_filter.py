@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from speechbrain_rnncodec.lobes.source_filter import (
-    SourceFilterDecoder,
+from speechbrain_rnncodec.lobes.excitation import (
     band_interpolation,
     harmonic_excitation,
 )
+from speechbrain_rnncodec.lobes.source_filter import SourceFilterDecoder
 from speechbrain_rnncodec.lobes.streaming import StreamingDecoder, decode_latents
 
 FRAME = 320

@@ -8,10 +8,8 @@ import pytest
 import torch
 
 from speechbrain_rnncodec.audio.io import read_audio
-from speechbrain_rnncodec.lobes.source_filter import (
-    SourceFilterDecoder,
-    pitch_from_bins,
-)
+from speechbrain_rnncodec.lobes.excitation import pitch_from_bins
+from speechbrain_rnncodec.lobes.source_filter import SourceFilterDecoder
 from speechbrain_rnncodec.training.codec_brain import pitch_losses
 from speechbrain_rnncodec.training.pitch import cache_pitch, pitch_errors, pitch_targets
 
