@@ -49,7 +49,7 @@ def evaluate(codecs, utterances, asr=None, examples=(), progress=True, noise=Non
 
     Arguments
     ---------
-    codecs : list of baselines.Codec
+    codecs : list of peer_codec.Codec
         The codecs (``make_codec("opus@6")``, ...).
     utterances : list of Utterance
         What to code.

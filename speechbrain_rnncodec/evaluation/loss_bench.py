@@ -32,7 +32,7 @@ from speechbrain_rnncodec.bitstream.transport import (
     StreamParams,
     overhead_row,
 )
-from speechbrain_rnncodec.evaluation.baselines import OpusCodec
+from speechbrain_rnncodec.evaluation.opus import OpusCodec
 from speechbrain_rnncodec.inference.concealment import conceal_decode
 from speechbrain_rnncodec.metrics.dnsmos import dnsmos
 from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi

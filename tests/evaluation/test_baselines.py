@@ -12,16 +12,12 @@ import pytest
 import torch
 
 from speechbrain_rnncodec.audio.io import AudioError, read_audio
-from speechbrain_rnncodec.evaluation import baselines
-from speechbrain_rnncodec.evaluation.baselines import (
-    Codec2Codec,
-    CodecError,
-    MissingToolError,
-    OpusCodec,
-    RNNCodecCodec,
-    make_codec,
-)
+from speechbrain_rnncodec.evaluation import peer_codec
+from speechbrain_rnncodec.evaluation.baselines import RNNCodecCodec, make_codec
+from speechbrain_rnncodec.evaluation.codec2 import Codec2Codec
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
+from speechbrain_rnncodec.evaluation.opus import OpusCodec
+from speechbrain_rnncodec.evaluation.peer_codec import CodecError, MissingToolError
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.metrics.signal import pesq_wb
 
@@ -196,13 +192,13 @@ def test_make_codec_specs(model):
 
 
 def test_missing_programs_name_the_debian_package(monkeypatch):
-    monkeypatch.setattr(baselines.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(peer_codec.shutil, "which", lambda tool: None)
     with pytest.raises(MissingToolError, match="opusenc.*opus-tools"):
         OpusCodec(6)
     with pytest.raises(MissingToolError, match="c2enc.*codec2"):
         Codec2Codec(3200)
     monkeypatch.setattr(
-        baselines.shutil, "which", lambda tool: None if tool == "sox" else tool
+        peer_codec.shutil, "which", lambda tool: None if tool == "sox" else tool
     )
     with pytest.raises(MissingToolError, match="install the Debian package sox"):
         Codec2Codec(3200)
@@ -230,7 +226,7 @@ def test_failures_are_clear_and_temp_files_cleaned(speech, coded, tmp_path):
         tempfile.tempdir = old
     assert list(scratch.iterdir()) == []
     with pytest.raises(CodecError, match=r"exit status 3.*\n.*boom"):
-        baselines._run(["sh", "-c", "echo boom >&2; exit 3"])
+        peer_codec.run_tool(["sh", "-c", "echo boom >&2; exit 3"])
 
 
 def test_bad_inputs(speech, coded):
