@@ -1,4 +1,4 @@
-"""``rnncodec encode / decode / info / fit-entropy``: compressed files from
+"""``rnncodec encode / decode``: compressed files from
 the command line (registered by :func:`add_parser` in ``cli/main.py``).
 
 Every error ends the command with one line on stderr and exit code 1;
@@ -12,18 +12,22 @@ Authors
 import contextlib
 import functools
 import glob
-import os
 import pathlib
 import struct
 import sys
 
-import numpy as np
 import soundfile as sf
 
 from speechbrain_rnncodec.audio.wavstream import WavStreamReader, file_chunks
-from speechbrain_rnncodec.bitstream.container import RNCReader
 from speechbrain_rnncodec.cli import common
-from speechbrain_rnncodec.entropy.coding import FREQUENCY_FILE, fit_frequency_model
+from speechbrain_rnncodec.cli.common import (
+    STDIO,
+    CommandError,
+    error_text,
+    guarded,
+    is_audio,
+    print_notice,
+)
 from speechbrain_rnncodec.inference.concealment import DEFAULT_METHOD, METHODS
 from speechbrain_rnncodec.inference.file_coding import (
     RestoringSink,
@@ -35,66 +39,7 @@ from speechbrain_rnncodec.inference.file_coding import (
 from speechbrain_rnncodec.utils.atomic import atomic_path
 from speechbrain_rnncodec.utils.parallel import map_with_codec
 
-STDIO = "-"
 RNC_SUFFIX = ".rnc"
-_EXTRA_AUDIO = {".aif", ".oga", ".opus", ".wave"}
-
-
-class CommandError(ValueError):
-    """A usage error of the codec commands."""
-
-
-def error_text(err):
-    """One line for an error: an OS error names its file, without errno.
-
-    Example
-    -------
-    >>> error_text(FileNotFoundError(2, "No such file or directory", "x.rnc"))
-    'x.rnc: No such file or directory'
-    >>> error_text(ValueError("bad bitrate"))
-    'bad bitrate'
-    """
-    if isinstance(err, OSError) and err.filename and err.strerror:
-        return f"{err.filename}: {err.strerror}"
-    return str(err)
-
-
-def _error(msg):
-    print(f"rnncodec: error: {msg}", file=sys.stderr)
-
-
-def _notice(msg):
-    print(f"rnncodec: {msg}", file=sys.stderr)
-
-
-def guarded(handler):
-    """Turns every expected failure of ``handler`` into one line on
-    stderr and exit code 1 (never a traceback)."""
-
-    @functools.wraps(handler)
-    def run(args):
-        try:
-            return handler(args)
-        except BrokenPipeError:
-            # The reader went away: stop quietly, without Python's own
-            # complaint when it flushes stdout at exit.
-            with contextlib.suppress(OSError):
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
-            _error("output closed before the end of the stream")
-            return 1
-        except (ValueError, OSError, RuntimeError, struct.error, EOFError) as err:
-            msg = error_text(err).strip().splitlines()
-            _error(msg[0] if msg else type(err).__name__)
-            return 1
-
-    return run
-
-
-def is_audio(path):
-    """True for a file name soundfile can probably read."""
-    ext = path.suffix.lower()
-    return ext[1:].upper() in sf.available_formats() or ext in _EXTRA_AUDIO
 
 
 @contextlib.contextmanager
@@ -148,7 +93,7 @@ def _convert(codec, kind, src, dst, args):
         if kind == "encode":
             _encode_one(codec, args, src, dst, None)
         else:
-            _decode_one(codec, args, src, dst, _notice)
+            _decode_one(codec, args, src, dst, print_notice)
     except (ValueError, OSError, RuntimeError, struct.error, EOFError) as err:
         return f"{src}: {error_text(err)}"
     return None
@@ -193,7 +138,7 @@ def run_many(kind, pairs, args):
             tqdm.write(f"rnncodec: error: {error}", file=sys.stderr)
     bar.close()
     if not args.quiet:
-        _notice(f"{len(pairs) - failed} of {len(pairs)} files done")
+        print_notice(f"{len(pairs) - failed} of {len(pairs)} files done")
     return 1 if failed else 0
 
 
@@ -279,7 +224,7 @@ def _summary(src, dst, header, size):
 @guarded
 def cmd_encode(args):
     """``rnncodec encode IN OUT``: audio -> ``.rnc``."""
-    notice = None if args.quiet else _notice
+    notice = None if args.quiet else print_notice
     pairs = expand(args.input, args.output, is_audio, RNC_SUFFIX)
     if pairs is None and args.input != STDIO and not pathlib.Path(args.input).is_file():
         raise FileNotFoundError(f"no such audio file: {args.input}")
@@ -336,9 +281,9 @@ def cmd_decode(args):
     if pairs is not None:
         return run_many("decode", pairs, args)
     codec = common.load_codec(args)
-    reader = _decode_one(codec, args, args.input, args.output, _notice)
+    reader = _decode_one(codec, args, args.input, args.output, print_notice)
     if reader.corrupted:
-        _notice(f"{reader.corrupted} corrupted packet(s) concealed")
+        print_notice(f"{reader.corrupted} corrupted packet(s) concealed")
     if args.output != STDIO and not args.quiet:
         header = reader.header
         seconds = reader.num_samples / header.sample_rate
@@ -348,130 +293,15 @@ def cmd_decode(args):
     return 0
 
 
-@guarded
-def cmd_info(args):
-    """``rnncodec info IN``: header fields, packets, real bitrate."""
-    with contextlib.ExitStack() as stack:
-        if args.input == STDIO:
-            inp, name = sys.stdin.buffer, "stdin"
-        else:
-            inp, name = stack.enter_context(open(args.input, "rb")), args.input
-        reader = RNCReader(inp, name)
-        h = reader.header
-        hop = h.samples_per_frame
-        orig = (
-            f"{h.orig_sample_rate} Hz" if h.orig_sample_rate else "unknown rate"
-        ) + (f", {h.orig_channels} channel(s)" if h.orig_channels else "")
-        stated = "unknown (stream)" if h.num_samples is None else str(h.num_samples)
-        print(f"file: {name}")
-        print("format: .rnc version 1")
-        print(f"model: {h.model_id} (hash {h.model_hash.hex()})")
-        print(
-            f"audio: {h.sample_rate} Hz mono, frame rate {h.frame_rate:g} Hz "
-            f"({hop} samples/frame); original: {orig}"
-        )
-        print(
-            f"tokens: {h.num_codebooks} codebooks of {h.codebook_size} codes, "
-            f"nominal {h.bitrate / 1000:g} kbps"
-        )
-        print(f"entropy model: {h.entropy_id}")
-        print(f"samples (header): {stated}")
-        print(f"packets: up to {h.frames_per_packet} frames each")
-        sys.stdout.flush()
-        total = reader.header_size
-        payload = count = 0
-        try:
-            for packet in reader.packets(conceal=True):
-                total += packet.size
-                if packet.num_frames:
-                    count += 1
-                    payload += packet.size - 7
-                if args.packets:
-                    kind = (
-                        "end"
-                        if not packet.num_frames
-                        else f"{packet.num_frames} frames"
-                    )
-                    state = "CORRUPTED" if packet.payload is None else "ok"
-                    print(
-                        f"  packet {packet.index}: {kind}, {packet.size} bytes, {state}"
-                    )
-        finally:
-            sys.stdout.flush()
-    n = reader.num_samples
-    seconds = n / h.sample_rate
-    bits = (h.codebook_size - 1).bit_length()
-    raw = -(-reader.frames * h.num_codebooks * bits // 8)
-    print(f"samples: {n} ({seconds:.3f} s), {reader.frames} frames in {count} packets")
-    print(
-        f"bytes: {total} in all, {reader.header_size} header, {payload} token data "
-        f"(raw {bits}-bit tokens: {raw}), {total - reader.header_size - payload} "
-        "packet framing"
-    )
-    if seconds:
-        print(
-            f"real bitrate: {total * 8 / seconds / 1000:.3f} kbps "
-            f"(token data {payload * 8 / seconds / 1000:.3f} kbps, "
-            f"{payload * 8 / max(reader.frames * h.num_codebooks, 1):.2f} bits/code)"
-        )
-    if reader.corrupted:
-        _error(f"{reader.corrupted} packet(s) are corrupted (CRC mismatch)")
-        return 1
-    return 0
-
-
-@guarded
-def cmd_fit_entropy(args):
-    """``rnncodec fit-entropy``: token frequencies of a speech folder."""
-    data = pathlib.Path(args.data)
-    if not data.is_dir():
-        raise FileNotFoundError(f"no such folder: {data}")
-    files = sorted(p for p in data.rglob("*") if p.is_file() and is_audio(p))
-    if args.max_files:
-        files = files[: args.max_files]
-    if not files:
-        raise CommandError(f"no audio file in {data}")
-    codec = common.load_codec(args)
-    model = fit_frequency_model(
-        codec, files, args.bitrate, args.floor, progress=not args.quiet
-    )
-    if pathlib.Path(args.output).is_dir():
-        raise CommandError(f"{args.output} is a folder; give a file name")
-    model.save(args.output)
-    frames = model.meta["frames"]
-    size = model.codebook_size
-    for k, bits in enumerate(_ideal_bits(model)):
-        if not args.quiet:
-            raw = (size - 1).bit_length()
-            print(f"codebook {k}: {bits:.3f} bits/code on these files (raw {raw})")
-    seconds = frames * codec.mods.encoder.samples_per_frame / codec.sample_rate
-    print(
-        f"fitted {model.model_id} on {model.meta['files']} files "
-        f"({frames} frames, {seconds:.0f} s): {args.output}"
-    )
-    print(
-        f"to use it by default, copy it to the model's hub folder as {FREQUENCY_FILE}"
-    )
-    return 0
-
-
-def _ideal_bits(model):
-    """Cross-entropy (bits/code) of each codebook's counts under the
-    model (the fitting data's own rate)."""
-    probs = model.probabilities
-    counts = model.counts
-    return list(-(counts * np.log2(probs)).sum(axis=1) / np.maximum(counts.sum(1), 1))
-
-
 def add_parser(sub, model_help):
-    """Registers encode, decode, info and fit-entropy on ``sub``."""
+    """Registers ``encode`` and ``decode`` on ``sub``."""
     bitrate_help = "kbps, one the model serves (1.5, 3, 6; default: the highest)"
     entropy_help = (
         "token_prior.npz or token_frequencies.json to code with, or 'uniform' "
         "(default: the model's hub folder file if present, else uniform)"
     )
 
-    def common(p):
+    def coding_options(p):
         p.add_argument("--model", help=model_help)
         p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
         p.add_argument(
@@ -508,7 +338,7 @@ def add_parser(sub, model_help):
         default=50,
         help="token frames per packet (1 to 255, default 50 = 1 s)",
     )
-    common(enc)
+    coding_options(enc)
     enc.set_defaults(handler=cmd_encode)
 
     dec = sub.add_parser(
@@ -539,29 +369,5 @@ def add_parser(sub, model_help):
         "decoder continues through it and fades to silence after 400 ms "
         f"(METHOD: {', '.join(METHODS)}; default {DEFAULT_METHOD})",
     )
-    common(dec)
+    coding_options(dec)
     dec.set_defaults(handler=cmd_decode)
-
-    info = sub.add_parser("info", help="header, packets and real bitrate of .rnc")
-    info.add_argument("input", metavar="IN", help=".rnc file or - (stdin)")
-    info.add_argument("--packets", action="store_true", help="list every packet")
-    info.set_defaults(handler=cmd_info)
-
-    fit = sub.add_parser(
-        "fit-entropy",
-        help="fit the token frequency model on speech",
-        description="Count the model's codes per codebook on a folder of speech "
-        f"and write them as JSON; copy the file into the hub folder as "
-        f"{FREQUENCY_FILE} to entropy-code with it by default.",
-    )
-    fit.add_argument("--data", required=True, help="folder of audio files (recursive)")
-    fit.add_argument("--output", required=True, help="JSON file to write")
-    fit.add_argument("--model", help=model_help)
-    fit.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    fit.add_argument("--max-files", type=int, help="use the first N files (sorted)")
-    fit.add_argument(
-        "--bitrate", type=float, help="codebooks of this kbps (default: max)"
-    )
-    fit.add_argument("--floor", type=float, default=1.0, help="pseudo-count per code")
-    fit.add_argument("--quiet", action="store_true", help="no progress bar")
-    fit.set_defaults(handler=cmd_fit_entropy)

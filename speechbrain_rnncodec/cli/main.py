@@ -10,8 +10,17 @@ import sys
 
 from speechbrain_rnncodec import __version__
 from speechbrain_rnncodec.audio.io import AudioError
-from speechbrain_rnncodec.cli import bench, common, evaluate, files, generate, training
-from speechbrain_rnncodec.cli.files import error_text
+from speechbrain_rnncodec.cli import (
+    bench,
+    common,
+    evaluate,
+    files,
+    fit_entropy,
+    generate,
+    info,
+    training,
+)
+from speechbrain_rnncodec.cli.common import error_text
 
 
 def cmd_demo(args):
@@ -52,7 +61,7 @@ def build_parser():
     demo.add_argument("--output", default="rnncodec_demo", help="output folder")
     demo.set_defaults(handler=cmd_demo)
 
-    for module in (bench, evaluate, training, generate, files):
+    for module in (bench, evaluate, training, generate, files, info, fit_entropy):
         module.add_parser(sub, model_help)
     return parser
 

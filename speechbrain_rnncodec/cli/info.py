@@ -1,0 +1,95 @@
+"""``rnncodec info``: the header, packets and real bitrate of an ``.rnc`` file.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import contextlib
+import sys
+
+from speechbrain_rnncodec.bitstream.container import RNCReader
+from speechbrain_rnncodec.cli.common import (
+    STDIO,
+    guarded,
+    print_error,
+)
+
+
+@guarded
+def cmd_info(args):
+    """``rnncodec info IN``: header fields, packets, real bitrate."""
+    with contextlib.ExitStack() as stack:
+        if args.input == STDIO:
+            inp, name = sys.stdin.buffer, "stdin"
+        else:
+            inp, name = stack.enter_context(open(args.input, "rb")), args.input
+        reader = RNCReader(inp, name)
+        h = reader.header
+        hop = h.samples_per_frame
+        orig = (
+            f"{h.orig_sample_rate} Hz" if h.orig_sample_rate else "unknown rate"
+        ) + (f", {h.orig_channels} channel(s)" if h.orig_channels else "")
+        stated = "unknown (stream)" if h.num_samples is None else str(h.num_samples)
+        print(f"file: {name}")
+        print("format: .rnc version 1")
+        print(f"model: {h.model_id} (hash {h.model_hash.hex()})")
+        print(
+            f"audio: {h.sample_rate} Hz mono, frame rate {h.frame_rate:g} Hz "
+            f"({hop} samples/frame); original: {orig}"
+        )
+        print(
+            f"tokens: {h.num_codebooks} codebooks of {h.codebook_size} codes, "
+            f"nominal {h.bitrate / 1000:g} kbps"
+        )
+        print(f"entropy model: {h.entropy_id}")
+        print(f"samples (header): {stated}")
+        print(f"packets: up to {h.frames_per_packet} frames each")
+        sys.stdout.flush()
+        total = reader.header_size
+        payload = count = 0
+        try:
+            for packet in reader.packets(conceal=True):
+                total += packet.size
+                if packet.num_frames:
+                    count += 1
+                    payload += packet.size - 7
+                if args.packets:
+                    kind = (
+                        "end"
+                        if not packet.num_frames
+                        else f"{packet.num_frames} frames"
+                    )
+                    state = "CORRUPTED" if packet.payload is None else "ok"
+                    print(
+                        f"  packet {packet.index}: {kind}, {packet.size} bytes, {state}"
+                    )
+        finally:
+            sys.stdout.flush()
+    n = reader.num_samples
+    seconds = n / h.sample_rate
+    bits = (h.codebook_size - 1).bit_length()
+    raw = -(-reader.frames * h.num_codebooks * bits // 8)
+    print(f"samples: {n} ({seconds:.3f} s), {reader.frames} frames in {count} packets")
+    print(
+        f"bytes: {total} in all, {reader.header_size} header, {payload} token data "
+        f"(raw {bits}-bit tokens: {raw}), {total - reader.header_size - payload} "
+        "packet framing"
+    )
+    if seconds:
+        print(
+            f"real bitrate: {total * 8 / seconds / 1000:.3f} kbps "
+            f"(token data {payload * 8 / seconds / 1000:.3f} kbps, "
+            f"{payload * 8 / max(reader.frames * h.num_codebooks, 1):.2f} bits/code)"
+        )
+    if reader.corrupted:
+        print_error(f"{reader.corrupted} packet(s) are corrupted (CRC mismatch)")
+        return 1
+    return 0
+
+
+def add_parser(sub, model_help):
+    """Registers ``info`` on ``sub``."""
+    info = sub.add_parser("info", help="header, packets and real bitrate of .rnc")
+    info.add_argument("input", metavar="IN", help=".rnc file or - (stdin)")
+    info.add_argument("--packets", action="store_true", help="list every packet")
+    info.set_defaults(handler=cmd_info)
