@@ -121,7 +121,7 @@ class CodecFrontEnd(torch.nn.Module):
         if output == "tokens":
             self.output_size = self.num_codebooks
         elif output == "latents":
-            self.output_size = self.encoder.output_proj.out_features
+            self.output_size = self.encoder.output_dim
         elif pooling == "concat":
             self.output_size = self.num_codebooks * dim
         else:

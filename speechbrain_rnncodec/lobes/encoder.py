@@ -100,6 +100,12 @@ class RNNEncoder(torch.nn.Module):
         ``"lstm"`` or ``"gru"``.
     compress_exponent : float
         Exponent of the power-law compressed complex spectrum features.
+    pitch_bins : int
+        0: latents only. N > 0: each frame also carries ``1 + N`` pitch
+        scores from a head on the recurrent stack (a voicing logit, then N
+        log-spaced F0 bins at the frame's end), for a bottleneck that sends
+        the pitch (:class:`~speechbrain_rnncodec.lobes.pitch_column.
+        PitchColumnQuantizer`).
 
     Example
     -------
@@ -121,6 +127,7 @@ class RNNEncoder(torch.nn.Module):
         latent_dim=128,
         rnn_type="lstm",
         compress_exponent=0.3,
+        pitch_bins=0,
     ):
         super().__init__()
         self.stft = CausalSTFT(n_fft, hop_length)
@@ -132,6 +139,10 @@ class RNNEncoder(torch.nn.Module):
         self.input_norm = torch.nn.LayerNorm(hidden_size)
         self.rnn = ResidualRNN(hidden_size, num_layers, rnn_type)
         self.output_proj = torch.nn.Linear(hidden_size, latent_dim)
+        self.pitch_head = (
+            torch.nn.Linear(hidden_size, 1 + pitch_bins) if pitch_bins else None
+        )
+        self.output_dim = latent_dim + (1 + pitch_bins if pitch_bins else 0)
 
     def features(self, spec):
         """Log-magnitude and compressed complex spectrum, [B, T, 3 * bins].
@@ -164,7 +175,8 @@ class RNNEncoder(torch.nn.Module):
         Returns
         -------
         latents : torch.Tensor
-            Latent frames [B, T / samples_per_frame, latent_dim].
+            Latent frames [B, T / samples_per_frame, output_dim] (the
+            latent, then the pitch scores if any).
         state : tuple
             STFT history and recurrent state, for the next chunk.
         """
@@ -182,4 +194,7 @@ class RNNEncoder(torch.nn.Module):
         )
         x = self.input_norm(self.input_proj(feats))
         x, rnn_state = self.rnn(x, rnn_state)
-        return self.output_proj(x), (history, rnn_state)
+        latents = self.output_proj(x)
+        if self.pitch_head is not None:
+            latents = torch.cat([latents, self.pitch_head(x)], dim=-1)
+        return latents, (history, rnn_state)

@@ -367,14 +367,16 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
         # Nearest-code search and EMA statistics need float32 precision,
         # also under mixed-precision autocast (where the device has one).
         with float32_region(x.device):
-            return self._quantize(x.float(), num_quantizers, mask)
+            batch, steps, _ = x.shape
+            if mask is None:
+                mask = torch.ones(batch, steps, dtype=torch.bool, device=x.device)
+            per_utt, n_stages = self.stage_counts(batch, num_quantizers, x.device)
+            return self._quantize(x.float(), per_utt, n_stages, mask)
 
-    def _quantize(self, x, num_quantizers, mask):
-        """Body of :meth:`forward`, in float32."""
+    def _quantize(self, x, per_utt, n_stages, mask):
+        """Body of :meth:`forward`, in float32: ``per_utt`` [B] stages per
+        utterance, ``n_stages`` their maximum, ``mask`` [B, T] valid frames."""
         batch, steps, _ = x.shape
-        if mask is None:
-            mask = torch.ones(batch, steps, dtype=torch.bool, device=x.device)
-        per_utt, n_stages = self.stage_counts(batch, num_quantizers, x.device)
 
         residual = x.detach()
         quantized = torch.zeros_like(residual)
@@ -467,10 +469,14 @@ class QuantizerOutput:
         rate-weighted KL for the VAE).
     stats : dict
         Scalars to log (perplexity, dead codes).
+    pitch_scores : torch.Tensor, optional
+        The encoder's pitch scores [B, T, 1 + bins] of a bottleneck that
+        sends the pitch (for its loss), else None.
     """
 
-    def __init__(self, quantized, codes, loss, stats):
+    def __init__(self, quantized, codes, loss, stats, pitch_scores=None):
         self.quantized = quantized
         self.codes = codes
         self.loss = loss
         self.stats = stats
+        self.pitch_scores = pitch_scores

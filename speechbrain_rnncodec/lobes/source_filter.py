@@ -39,7 +39,17 @@ from speechbrain_rnncodec.lobes.rnn import ResidualRNN
 
 SourceFilterState = collections.namedtuple(
     "SourceFilterState",
-    ["rnn", "tail", "history", "phase", "f0", "position", "pitch", "pitch_logits"],
+    [
+        "rnn",
+        "tail",
+        "history",
+        "phase",
+        "f0",
+        "position",
+        "pitch",
+        "pitch_logits",
+        "sent_pitch",
+    ],
 )
 SourceFilterState.__doc__ = """Decoder state after a call.
 
@@ -49,7 +59,59 @@ accumulator and the F0 at the end of the last frame [B]; ``position``: the
 sample index of the noise table; ``pitch``: this call's predicted pitch
 controls [B, N, 2] (log F0 in Hz, voicing logit), for the pitch loss and
 for analysis; ``pitch_logits``: with a classification pitch head, this
-call's scores of the F0 bins [B, N, pitch_bins] (None otherwise)."""
+call's scores of the F0 bins [B, N, pitch_bins] (None otherwise);
+``sent_pitch``: with ``pitch_input``, the held sent log F0 and the
+voicing of the last frame [B, 2]."""
+
+
+def sent_pitch_track(sent, start, frames_per_step):
+    """The log F0 track at STFT frames of a sent pitch column.
+
+    Each latent frame's sent F0 is reached at its last STFT frame, gliding
+    from the previous frame's value when that one was voiced (an onset
+    starts on its own value); unvoiced frames hold the last voiced value.
+
+    Arguments
+    ---------
+    sent : torch.Tensor
+        Sent log F0 and voicing (1.0 or 0.0) per latent frame [B, T', 2].
+    start : torch.Tensor
+        The held log F0 and voicing of the frame before [B, 2].
+    frames_per_step : int
+        STFT frames per latent frame.
+
+    Returns
+    -------
+    track : torch.Tensor
+        Log F0 at the end of each STFT frame [B, T' * frames_per_step].
+    last : torch.Tensor
+        The held log F0 and voicing of the last frame [B, 2].
+
+    Example
+    -------
+    >>> sent = torch.tensor([[[5.0, 1.0], [0.0, 0.0], [5.5, 1.0], [5.0, 1.0]]])
+    >>> track, last = sent_pitch_track(sent, torch.tensor([[4.0, 0.0]]), 2)
+    >>> track.tolist(), last.tolist()
+    ([[5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.25, 5.0]], [[5.0, 1.0]])
+    """
+    log_f0, voiced = sent.unbind(dim=-1)
+    steps = torch.arange(sent.shape[1], device=sent.device)
+    last_voiced = torch.where(voiced > 0.5, steps, -1).cummax(dim=1).values
+    held = torch.where(
+        last_voiced >= 0,
+        log_f0.gather(1, last_voiced.clamp(min=0)),
+        start[:, :1],
+    )
+    prev = torch.cat([start[:, :1], held[:, :-1]], dim=1)
+    prev_voiced = torch.cat([start[:, 1:], voiced[:, :-1]], dim=1) > 0.5
+    prev = torch.where(prev_voiced, prev, held)
+    fraction = (
+        torch.arange(1, frames_per_step + 1, device=sent.device) / frames_per_step
+    )
+    track = prev[..., None] + (held - prev)[..., None] * fraction
+    if sent.shape[1] == 0:
+        return track.flatten(1), start
+    return track.flatten(1), torch.stack([held[:, -1], voiced[:, -1]], dim=-1)
 
 
 class SourceFilterDecoder(torch.nn.Module):
@@ -59,9 +121,10 @@ class SourceFilterDecoder(torch.nn.Module):
     RNNDecoder` (``forward(latents, state)``, ``flush``, ``frames``,
     ``delay_samples``, ``samples_per_frame``, ``istft``), so every caller
     (the Brain, streaming, ``RNNCodec``, ``.rnc`` files) uses it unchanged.
-    The F0 is predicted from the latents (nothing extra is transmitted); in
-    training, ``teacher_pitch`` drives the excitation with the reference
-    pitch while the pitch head learns to predict it.
+    The F0 is predicted from the latents (nothing extra is transmitted), or
+    with ``pitch_input`` read from the two channels a pitch-sending
+    bottleneck appends to them; in training, ``teacher_pitch`` may drive
+    the excitation with the reference pitch while the pitch head learns.
 
     Arguments
     ---------
@@ -97,6 +160,13 @@ class SourceFilterDecoder(torch.nn.Module):
         0: the F0 is regressed (log F0, L1 loss); N > 0: it is classified
         into N log-spaced bins from 50 to 800 Hz (cross-entropy), read back
         with sub-bin resolution.
+    pitch_input : bool
+        The latents end with the sent log F0 and voicing of each frame
+        (:class:`~speechbrain_rnncodec.lobes.pitch_column.
+        PitchColumnQuantizer`): the F0 glides from the last voiced sent
+        value to this frame's over its STFT frames (held through unvoiced
+        frames), and the pitch head predicts only a bounded correction
+        (within ``PITCH_CORRECTION`` in log F0) and the voicing.
 
     Example
     -------
@@ -109,6 +179,7 @@ class SourceFilterDecoder(torch.nn.Module):
     """
 
     NOISE_TABLE = 1 << 18  # 16 s of white noise at 16 kHz, then it repeats
+    PITCH_CORRECTION = 0.06  # log F0: about one semitone
     predicts_pitch = True  # the Brain adds the pitch losses
 
     def __init__(
@@ -127,6 +198,7 @@ class SourceFilterDecoder(torch.nn.Module):
         rnn_type="lstm",
         noise_seed=0,
         pitch_bins=0,
+        pitch_input=False,
     ):
         super().__init__()
         self.frames_per_step = frames_per_step
@@ -140,6 +212,13 @@ class SourceFilterDecoder(torch.nn.Module):
         self.residual = residual
         self.noise = noise
         self.input_proj = torch.nn.Linear(latent_dim, hidden_size)
+        if pitch_input and pitch_bins:
+            raise ValueError("a sent pitch is corrected by regression: pitch_bins=0")
+        self.pitch_input = pitch_input
+        if pitch_input:  # starts at zero: a trained trunk keeps its function
+            self.pitch_proj = torch.nn.Linear(2, hidden_size)
+            torch.nn.init.zeros_(self.pitch_proj.weight)
+            torch.nn.init.zeros_(self.pitch_proj.bias)
         self.rnn = ResidualRNN(hidden_size, num_layers, rnn_type)
         self.output_norm = torch.nn.LayerNorm(hidden_size)
         # Per STFT frame: F0 (a log F0, or scores of F0 bins) and a voicing
@@ -150,7 +229,7 @@ class SourceFilterDecoder(torch.nn.Module):
         )
         self.envelope_head = torch.nn.Linear(hidden_size, frames_per_step * 2 * n_bands)
         with torch.no_grad():
-            if not pitch_bins:
+            if not (pitch_bins or pitch_input):
                 self.pitch_head.bias.view(frames_per_step, 2)[:, 0] = math.log(150.0)
             self.envelope_head.bias.fill_(-4.0)
         self.register_buffer(
@@ -257,6 +336,9 @@ class SourceFilterDecoder(torch.nn.Module):
             position=0,
             pitch=None,
             pitch_logits=None,
+            sent_pitch=torch.tensor([math.log(150.0), 0.0], device=device).repeat(
+                batch, 1
+            ),
         )
 
     def frames(self, latents, state=None, teacher_pitch=None):
@@ -282,7 +364,14 @@ class SourceFilterDecoder(torch.nn.Module):
         batch, steps, _ = latents.shape
         if state is None:
             state = self.initial_state(batch, latents.device)
-        x, rnn_state = self.rnn(self.per_frame(self.input_proj, latents), state.rnn)
+        sent, sent_pitch = None, state.sent_pitch
+        if self.pitch_input:
+            latents, sent = latents[..., :-2], latents[..., -2:].float()
+        x = self.per_frame(self.input_proj, latents)
+        if sent is not None:
+            features = sent - sent.new_tensor([math.log(150.0), 0.0])
+            x = x + self.per_frame(self.pitch_proj, features)
+        x, rnn_state = self.rnn(x, state.rnn)
         x = self.output_norm(x)
         n_frames = steps * self.frames_per_step
         raw = self.per_frame(self.pitch_head, x).float().reshape(batch, n_frames, -1)
@@ -291,6 +380,10 @@ class SourceFilterDecoder(torch.nn.Module):
             pitch_logits = raw[..., : self.pitch_bins]
             log_f0 = pitch_from_bins(pitch_logits, self.pitch_centres)
             pitch = torch.stack([log_f0, raw[..., -1]], dim=-1)
+        elif sent is not None:
+            base, sent_pitch = sent_pitch_track(sent, sent_pitch, self.frames_per_step)
+            log_f0 = base + self.PITCH_CORRECTION * torch.tanh(raw[..., 0])
+            pitch = torch.stack([log_f0, raw[..., 1]], dim=-1)
         envelopes = self.envelope_head(x).float().reshape(batch, n_frames, -1)
         harmonic_gain, noise_gain = envelopes.split(self.n_bands, dim=-1)
         if teacher_pitch is not None:
@@ -329,6 +422,7 @@ class SourceFilterDecoder(torch.nn.Module):
             position=(state.position + n_frames * self.hop_length) % self.NOISE_TABLE,
             pitch=pitch,
             pitch_logits=pitch_logits,
+            sent_pitch=sent_pitch,
         )
         return spec, new_state
 

@@ -42,7 +42,7 @@ class StreamingEncoder:
         self.encoder = encoder
         self.gradients = gradients
         self.frame = unwrap(encoder).samples_per_frame
-        self.dim = unwrap(encoder).output_proj.out_features
+        self.dim = unwrap(encoder).output_dim
         self.pending = None
         self.state = None
 

@@ -64,6 +64,39 @@ def pitch_losses(decoder, state, reference, lens):
     }
 
 
+def sent_pitch_losses(quantizer, scores, reference, lens, stride):
+    """Pitch terms of an encoder whose bottleneck sends the pitch.
+
+    Arguments
+    ---------
+    quantizer : PitchColumnQuantizer
+        The bottleneck (its ``pitch_loss`` scores each frame).
+    scores : torch.Tensor
+        The encoder's pitch scores [B, T', 1 + bins].
+    reference : torch.Tensor
+        Targets at the decoder's frames [B, N', 2] (log F0, voicing).
+    lens : torch.Tensor
+        Relative lengths [B].
+    stride : int
+        Decoder frames per latent frame (a latent frame's pitch is that at
+        its end).
+
+    Returns
+    -------
+    dict
+        ``sent_pitch``: the F0-bin loss averaged over voiced frames;
+        ``sent_voicing``: the voicing loss on every frame.
+    """
+    reference = reference[:, stride - 1 :: stride][:, : scores.shape[1]]
+    reference = reference.to(scores.device)
+    frames, voiced = pitch_masks(reference, lens)
+    f0, voicing = quantizer.pitch_loss(scores, reference)
+    return {
+        "sent_pitch": (f0 * voiced).sum() / voiced.sum().clamp(min=1),
+        "sent_voicing": (voicing * frames).sum() / frames.sum().clamp(min=1),
+    }
+
+
 def batch_pitch_errors(pitch, reference, lens):
     """Gross error rate, fine error (cents) and voicing error of a batch."""
     reference = reference[:, : pitch.shape[1]].to(pitch.device)
@@ -248,6 +281,15 @@ class CodecBrain(sb.Brain):
         if pitch_state is not None:
             decoder = unwrap(self.modules.decoder)
             terms.update(pitch_losses(decoder, pitch_state, *batch.pitch))
+        if bottleneck.pitch_scores is not None:
+            terms.update(
+                sent_pitch_losses(
+                    unwrap(self.modules.quantizer),
+                    bottleneck.pitch_scores,
+                    *batch.pitch,
+                    stride=unwrap(self.modules.decoder).frames_per_step,
+                )
+            )
         weights = self.hparams.loss_weights
         terms["loss"] = sum(weights[k] * terms[k] for k in list(terms))
         return terms

@@ -53,6 +53,7 @@ LOGGED = {
     "rnn_vae.yaml": "train kbps_32",
     "rnn_vq_denoise.yaml": "train perplexity_1",
     "rnn_sf.yaml": "valid 3kbps_f0_gross",
+    "rnn_sf_pitch.yaml": "train sent_pitch",
 }
 
 

@@ -1,0 +1,278 @@
+"""A transmitted pitch column: residual VQ whose first code column is F0.
+
+The source-filter decoder needs an accurate F0; predicted from the latents
+it misses by 13 % gross errors, which costs about 0.2 PESQ-WB. Here the
+encoder estimates F0 and voicing from the waveform (a causal head on its
+recurrent stack, trained against the reference tracker) and the bottleneck
+sends them as code column 0 of every frame: code 0 is "unvoiced", codes
+1 ... ``codebook_size - 1`` are log-spaced F0 values from 50 to 800 Hz
+(4.7 cents apart with 1024 codes). The other columns are the residual VQ
+stages, so a frame of K columns still costs K x 10 bits, and the bitrates
+stay those of the plain residual VQ (one VQ stage fewer at each rate).
+Pitch is smooth, so the entropy coder squeezes its column most.
+
+The quantized output is the VQ latent followed by two channels, the sent
+log F0 and the voicing flag, which a
+:class:`~speechbrain_rnncodec.lobes.source_filter.SourceFilterDecoder` with
+``pitch_input=True`` reads to drive its excitation.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import math
+
+import torch
+
+from speechbrain_rnncodec.lobes.excitation import (
+    F0_MAX,
+    F0_MIN,
+    pitch_bin_loss,
+    pitch_from_bins,
+)
+from speechbrain_rnncodec.lobes.quantizers import (
+    QuantizerOutput,
+    ResidualVectorQuantizer,
+    float32_region,
+    has_values,
+)
+
+UNVOICED_CODE = 0
+HELD_LOG_F0 = math.log(150.0)  # the log F0 channel of an unvoiced frame
+
+
+def pitch_to_codes(log_f0, voiced, codebook_size):
+    """Codes of a pitch track: 0 where unvoiced, else the nearest level.
+
+    Arguments
+    ---------
+    log_f0 : torch.Tensor
+        Log F0 in Hz [...].
+    voiced : torch.Tensor
+        Bool [...].
+    codebook_size : int
+        Codes of the column (levels: ``codebook_size - 1``).
+
+    Returns
+    -------
+    torch.Tensor
+        int64 codes [...].
+
+    Example
+    -------
+    >>> codes = pitch_to_codes(torch.log(torch.tensor([50.0, 800.0, 200.0])),
+    ...                        torch.tensor([True, True, False]), 1024)
+    >>> codes.tolist()
+    [1, 1023, 0]
+    """
+    low, high = math.log(F0_MIN), math.log(F0_MAX)
+    step = (high - low) / (codebook_size - 2)
+    level = ((log_f0.clamp(low, high) - low) / step).round().long() + 1
+    return torch.where(voiced, level, torch.full_like(level, UNVOICED_CODE))
+
+
+def codes_to_pitch(codes, codebook_size):
+    """Log F0 and voicing of pitch codes (unvoiced: ``HELD_LOG_F0``, 0).
+
+    Arguments
+    ---------
+    codes : torch.Tensor
+        int64 codes [...].
+    codebook_size : int
+        Codes of the column.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 [..., 2]: log F0 and voicing (1.0 or 0.0).
+
+    Example
+    -------
+    >>> pitch = codes_to_pitch(torch.tensor([0, 512]), 1024)
+    >>> round(float(pitch[1, 0].exp())), pitch[:, 1].tolist()
+    (200, [0.0, 1.0])
+    """
+    low, high = math.log(F0_MIN), math.log(F0_MAX)
+    step = (high - low) / (codebook_size - 2)
+    voiced = codes != UNVOICED_CODE
+    log_f0 = torch.where(voiced, low + (codes - 1).float() * step, HELD_LOG_F0)
+    return torch.stack([log_f0, voiced.float()], dim=-1)
+
+
+class PitchColumnQuantizer(ResidualVectorQuantizer):
+    """Residual VQ with the F0 sent as code column 0.
+
+    Its input is the encoder's latent followed by ``1 + pitch_bins`` pitch
+    scores (a voicing logit, then log-spaced F0 bins; an ``RNNEncoder``
+    with ``pitch_bins`` gives them). Its output is the VQ latent followed
+    by the sent log F0 and voicing.
+
+    Arguments
+    ---------
+    dim : int
+        Size of the VQ latent.
+    num_quantizers : int
+        Code columns at the highest rate (the pitch and
+        ``num_quantizers - 1`` VQ stages).
+    codebook_size : int
+        Codes per column.
+    frame_rate : float
+        Frames per second.
+    train_num_quantizers : list of int, optional
+        Column counts trained by quantizer dropout (each at least 2).
+    pitch_bins : int
+        F0 bins of the encoder's pitch scores (50-800 Hz, log-spaced).
+    **vq_options
+        ``decay``, ``kmeans_iters``, ``dead_code_steps`` of the stages.
+
+    Example
+    -------
+    >>> q = PitchColumnQuantizer(dim=8, num_quantizers=3, codebook_size=16,
+    ...                          pitch_bins=12).eval()
+    >>> out = q(torch.randn(2, 5, 8 + 13))
+    >>> out.codes.shape, out.quantized.shape
+    (torch.Size([2, 5, 3]), torch.Size([2, 5, 10]))
+    >>> torch.equal(q.decode(out.codes), out.quantized)
+    True
+    """
+
+    def __init__(
+        self,
+        dim=128,
+        num_quantizers=12,
+        codebook_size=1024,
+        frame_rate=50.0,
+        train_num_quantizers=None,
+        pitch_bins=96,
+        **vq_options,
+    ):
+        super().__init__(
+            dim, num_quantizers - 1, codebook_size, frame_rate, **vq_options
+        )
+        self.dim = dim
+        self.num_quantizers = num_quantizers
+        self.train_num_quantizers = self.check_counts(train_num_quantizers)
+        if min(self.train_num_quantizers) < 2:
+            raise ValueError("every rate needs the pitch and one VQ stage (>= 2)")
+        self.pitch_bins = pitch_bins
+        self.register_buffer(
+            "pitch_centres",
+            torch.linspace(math.log(F0_MIN), math.log(F0_MAX), pitch_bins),
+            persistent=False,
+        )
+
+    def forward(self, x, num_quantizers=None, mask=None):
+        """Quantizes the latent [B, T, dim + 1 + pitch_bins].
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            The encoder's latent and pitch scores.
+        num_quantizers : int, optional
+            Columns at inference (default all); in training each utterance
+            draws from ``train_num_quantizers``.
+        mask : torch.Tensor, optional
+            Bool [B, T], False on padding frames.
+
+        Returns
+        -------
+        QuantizerOutput
+            ``quantized`` [B, T, dim + 2], ``codes`` [B, T, K] (column 0:
+            pitch), the commitment ``loss``, ``stats``, and the encoder's
+            ``pitch_scores`` (for the pitch loss).
+        """
+        latent, scores = x[..., : self.dim], x[..., self.dim :]
+        with float32_region(x.device):
+            batch, steps, _ = x.shape
+            if mask is None:
+                mask = torch.ones(batch, steps, dtype=torch.bool, device=x.device)
+            per_utt, most = self.stage_counts(batch, num_quantizers, x.device)
+            out = self._quantize(latent.float(), per_utt - 1, most - 1, mask)
+        pitch_codes = self.pitch_codes(scores.detach().float())
+        codes = torch.cat([pitch_codes[..., None], out.codes], dim=-1)
+        sent = codes_to_pitch(pitch_codes, self.codebook_size)
+        quantized = torch.cat([out.quantized, sent.to(out.quantized.dtype)], dim=-1)
+        return QuantizerOutput(quantized, codes, out.loss, out.stats, scores)
+
+    def pitch_codes(self, scores):
+        """Codes of the encoder's pitch scores [B, T, 1 + pitch_bins]."""
+        log_f0 = pitch_from_bins(scores[..., 1:], self.pitch_centres)
+        return pitch_to_codes(log_f0, scores[..., 0] > 0, self.codebook_size)
+
+    def pitch_loss(self, scores, reference):
+        """Per-frame losses of the encoder's pitch scores.
+
+        Arguments
+        ---------
+        scores : torch.Tensor
+            Pitch scores [B, T, 1 + pitch_bins].
+        reference : torch.Tensor
+            Targets at the frame ends [B, T, 2] (log F0, voicing).
+
+        Returns
+        -------
+        f0, voicing : torch.Tensor
+            F0-bin cross-entropy and voicing cross-entropy [B, T].
+        """
+        width = float(self.pitch_centres[1] - self.pitch_centres[0])
+        f0 = pitch_bin_loss(
+            scores[..., 1:].float(), reference[..., 0], self.pitch_centres, width
+        )
+        voicing = torch.nn.functional.binary_cross_entropy_with_logits(
+            scores[..., 0].float(), reference[..., 1], reduction="none"
+        )
+        return f0, voicing
+
+    def decode(self, codes):
+        """The quantized output [B, T, dim + 2] of codes [B, T, K].
+
+        Arguments
+        ---------
+        codes : torch.Tensor
+            Integer codes; column 0 is the pitch.
+
+        Returns
+        -------
+        torch.Tensor
+            VQ latent, sent log F0 and voicing.
+        """
+        if not 2 <= codes.shape[-1] <= self.num_quantizers:
+            raise ValueError(
+                f"{codes.shape[-1]} codebooks given, the model takes 2 to "
+                f"{self.num_quantizers}"
+            )
+        if has_values(codes) and (codes.min() < 0 or codes.max() >= self.codebook_size):
+            raise ValueError(f"codes must lie in [0, {self.codebook_size})")
+        return self.code_values(codes).sum(dim=2)
+
+    def code_values(self, codes):
+        """What each column adds to the quantized output, [B, T, K, dim + 2]
+        of codes [B, T, K]: the VQ code vector (then two zeros), and for
+        column 0 the sent log F0 and voicing (after ``dim`` zeros); their
+        sum is :meth:`decode`.
+
+        Arguments
+        ---------
+        codes : torch.Tensor
+            Integer codes; column 0 is the pitch.
+
+        Returns
+        -------
+        torch.Tensor
+            Values per column.
+        """
+        pad = torch.nn.functional.pad
+        sent = codes_to_pitch(codes[..., :1], self.codebook_size)
+        values = [pad(sent, (self.dim, 0))]
+        if codes.shape[-1] > 1:
+            values.append(pad(super().code_values(codes[..., 1:]), (0, 2)))
+        return torch.cat(values, dim=2)
+
+    def summary(self):
+        """One line for model cards."""
+        return (
+            f"F0 column ({self.codebook_size - 1} log-spaced levels, 50-800 Hz, "
+            f"and unvoiced) + residual VQ, {self.num_quantizers - 1} codebooks x "
+            f"{self.codebook_size} codes ({self.bits_per_code:g} bits each), "
+            "quantizer dropout"
+        )

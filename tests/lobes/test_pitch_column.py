@@ -1,0 +1,141 @@
+"""Tests for the sent pitch: the F0 column of the bottleneck, the encoder's
+pitch head and the decoder that reads it."""
+
+import math
+
+import pytest
+import torch
+
+from speechbrain_rnncodec.lobes.codec import RecurrentCodec
+from speechbrain_rnncodec.lobes.encoder import RNNEncoder
+from speechbrain_rnncodec.lobes.excitation import F0_MAX, F0_MIN
+from speechbrain_rnncodec.lobes.pitch_column import (
+    PitchColumnQuantizer,
+    codes_to_pitch,
+    pitch_to_codes,
+)
+from speechbrain_rnncodec.lobes.source_filter import SourceFilterDecoder
+
+BINS = 24
+
+
+def make_codec(seed=0):
+    torch.manual_seed(seed)
+    return RecurrentCodec(
+        RNNEncoder(hidden_size=16, latent_dim=8, pitch_bins=BINS),
+        PitchColumnQuantizer(
+            dim=8,
+            num_quantizers=4,
+            codebook_size=64,
+            train_num_quantizers=[2, 4],
+            pitch_bins=BINS,
+        ),
+        SourceFilterDecoder(latent_dim=8, hidden_size=16, pitch_input=True),
+    ).eval()
+
+
+def test_pitch_codes_round_trip_within_half_a_level():
+    log_f0 = torch.linspace(math.log(F0_MIN), math.log(F0_MAX), 997)
+    codes = pitch_to_codes(log_f0, torch.ones_like(log_f0, dtype=torch.bool), 1024)
+    assert codes.min() == 1 and codes.max() == 1023
+    back = codes_to_pitch(codes, 1024)
+    step = math.log(F0_MAX / F0_MIN) / 1022
+    assert (back[..., 0] - log_f0).abs().max() <= step / 2 + 1e-6
+    assert (back[..., 1] == 1.0).all()
+    # Out of range: clamped to the end levels. Unvoiced: code 0.
+    outside = torch.log(torch.tensor([20.0, 2000.0]))
+    assert pitch_to_codes(outside, torch.tensor([True, True]), 1024).tolist() == [
+        1,
+        1023,
+    ]
+    assert pitch_to_codes(outside, torch.tensor([False, False]), 1024).tolist() == [
+        0,
+        0,
+    ]
+
+
+def test_column_zero_is_the_pitch_and_the_rates_count_it():
+    codec = make_codec()
+    quantizer = codec.quantizer
+    # 6-bit codes at 50 Hz; the pitch column counts like any other.
+    assert quantizer.bitrate(2) == pytest.approx(0.6)
+    assert quantizer.num_quantizers_for(1.2) == 4
+    tokens = codec.encode(torch.randn(2, 3200), num_quantizers=2)
+    assert tokens.shape == (2, 10, 2)
+    assert tokens.min() >= 0 and tokens.max() < 64
+    with pytest.raises(ValueError, match="2 to 4"):
+        quantizer.decode(tokens[..., :1])
+    with pytest.raises(ValueError, match="pitch and one VQ stage"):
+        PitchColumnQuantizer(dim=8, num_quantizers=4, train_num_quantizers=[1, 4])
+
+
+def test_the_encoder_pitch_head_sets_the_column():
+    codec = make_codec()
+    with torch.no_grad():
+        codec.encoder.pitch_head.weight.zero_()
+        bias = torch.full((1 + BINS,), -10.0)
+        bias[0] = 5.0  # voiced
+        bias[1 + 12] = 10.0  # bin 12 of 24
+        codec.encoder.pitch_head.bias.copy_(bias)
+    tokens = codec.encode(torch.randn(1, 3200))
+    sent = codes_to_pitch(tokens[..., 0], 64)
+    centre = math.log(F0_MIN) + 12 / (BINS - 1) * math.log(F0_MAX / F0_MIN)
+    step = math.log(F0_MAX / F0_MIN) / 62
+    assert (sent[..., 1] == 1.0).all()
+    assert (sent[..., 0] - centre).abs().max() <= step / 2 + 1e-5
+    with torch.no_grad():
+        codec.encoder.pitch_head.bias[0] = -5.0  # unvoiced
+    assert (codec.encode(torch.randn(1, 3200))[..., 0] == 0).all()
+
+
+def test_decode_gives_the_quantized_output_of_forward():
+    codec = make_codec()
+    out = codec.quantizer(torch.randn(2, 7, 8 + 1 + BINS), num_quantizers=3)
+    assert out.quantized.shape == (2, 7, 10)
+    assert torch.equal(codec.quantizer.decode(out.codes), out.quantized)
+    assert out.pitch_scores.shape == (2, 7, 1 + BINS)
+
+
+def test_the_sent_pitch_drives_the_decoder():
+    codec = make_codec()
+    decoder = codec.decoder
+    with torch.no_grad():  # no correction: the F0 is the sent one
+        decoder.pitch_head.weight.zero_()
+        decoder.pitch_head.bias.zero_()
+    tokens = torch.zeros(1, 6, 3, dtype=torch.long)
+    tokens[0, :, 0] = torch.tensor([40, 40, 0, 0, 30, 30])
+    stream = codec.decoder_stream()
+    stream.push(tokens)
+    pitch = stream.stream.state.pitch[0, :, 0].exp()
+    levels = codes_to_pitch(torch.tensor([40, 30]), 64)[:, 0].exp()
+    assert torch.allclose(pitch[:16], levels[0].expand(16))  # held when unvoiced
+    assert torch.allclose(pitch[16:], levels[1].expand(8))  # an onset: no glide
+
+
+@pytest.mark.parametrize("chunk", [1, 4])
+def test_streaming_decoding_matches_whole_decoding(chunk):
+    codec = make_codec()
+    with torch.no_grad():
+        codec.decoder.pitch_proj.weight.normal_(0.0, 0.3)
+    tokens = codec.encode(torch.randn(1, 320 * 17))
+    whole = codec.decode(tokens)
+    streamed = codec.decode(tokens, chunk_frames=chunk)
+    assert streamed.shape == whole.shape == (1, 320 * 17)
+    assert (streamed - whole).abs().max() <= 1e-5 * whole.abs().max()
+
+
+def test_a_sent_pitch_takes_a_regression_correction():
+    with pytest.raises(ValueError, match="pitch_bins=0"):
+        SourceFilterDecoder(
+            latent_dim=8, hidden_size=16, pitch_input=True, pitch_bins=96
+        )
+
+
+def test_code_values_add_up_to_the_decoded_output():
+    quantizer = make_codec().quantizer
+    codes = torch.randint(0, 64, (2, 5, 4))
+    values = quantizer.code_values(codes)
+    assert values.shape == (2, 5, 4, 10)
+    assert torch.allclose(values.sum(dim=2), quantizer.decode(codes))
+    # The pitch column alone (as DASB's embedding tables ask for it).
+    assert quantizer.code_values(codes[..., :1]).shape == (2, 5, 1, 10)
