@@ -163,10 +163,16 @@ def decoder_head(dec):
     """What the decoder's head is, for the model card."""
     if not getattr(dec, "predicts_pitch", False):
         return "inverse-STFT head"
-    pitch = f"{dec.pitch_bins} F0 bins" if dec.pitch_bins else "a regressed F0"
+    if dec.pitch_input:
+        pitch = (
+            "the sent F0 (with a small predicted correction) and a predicted voicing"
+        )
+    else:
+        pitch = f"{dec.pitch_bins} F0 bins" if dec.pitch_bins else "a regressed F0"
+        pitch += " and a voicing decision predicted from the latents"
     return (
-        f"source-filter head: {pitch} and a voicing decision predicted from the "
-        f"latents drive a band-limited harmonic excitation, which with seeded "
+        f"source-filter head: {pitch} drive a band-limited harmonic excitation, "
+        f"which with seeded "
         f"noise is shaped by {dec.n_bands}-band envelopes"
         + (" plus a complex residual" if dec.residual else "")
         + ", then an inverse STFT"
