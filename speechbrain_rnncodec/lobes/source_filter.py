@@ -64,12 +64,15 @@ call's scores of the F0 bins [B, N, pitch_bins] (None otherwise);
 voicing of the last frame [B, 2]."""
 
 
-def sent_pitch_track(sent, start, frames_per_step):
+def sent_pitch_track(sent, start, frames_per_step, anchor):
     """The log F0 track at STFT frames of a sent pitch column.
 
-    Each latent frame's sent F0 is reached at its last STFT frame, gliding
-    from the previous frame's value when that one was voiced (an onset
-    starts on its own value); unvoiced frames hold the last voiced value.
+    Each latent frame's sent F0 is the pitch at the end of its STFT frame
+    ``anchor``: the track glides linearly to it from the previous frame's
+    value (when that one was voiced; an onset starts on its own value) and
+    holds it in the STFT frames after the anchor, which the next frame's
+    value cannot reach without a delay. Unvoiced frames hold the last
+    voiced value.
 
     Arguments
     ---------
@@ -79,6 +82,9 @@ def sent_pitch_track(sent, start, frames_per_step):
         The held log F0 and voicing of the frame before [B, 2].
     frames_per_step : int
         STFT frames per latent frame.
+    anchor : int
+        The STFT frame (0 ... ``frames_per_step - 1``) whose end the sent
+        F0 describes.
 
     Returns
     -------
@@ -90,9 +96,11 @@ def sent_pitch_track(sent, start, frames_per_step):
     Example
     -------
     >>> sent = torch.tensor([[[5.0, 1.0], [0.0, 0.0], [5.5, 1.0], [5.0, 1.0]]])
-    >>> track, last = sent_pitch_track(sent, torch.tensor([[4.0, 0.0]]), 2)
+    >>> track, last = sent_pitch_track(sent, torch.tensor([[4.0, 0.0]]), 2, 1)
     >>> track.tolist(), last.tolist()
     ([[5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.25, 5.0]], [[5.0, 1.0]])
+    >>> sent_pitch_track(sent, torch.tensor([[4.0, 0.0]]), 2, 0)[0].tolist()
+    [[5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.0, 5.0]]
     """
     log_f0, voiced = sent.unbind(dim=-1)
     steps = torch.arange(sent.shape[1], device=sent.device)
@@ -105,9 +113,8 @@ def sent_pitch_track(sent, start, frames_per_step):
     prev = torch.cat([start[:, :1], held[:, :-1]], dim=1)
     prev_voiced = torch.cat([start[:, 1:], voiced[:, :-1]], dim=1) > 0.5
     prev = torch.where(prev_voiced, prev, held)
-    fraction = (
-        torch.arange(1, frames_per_step + 1, device=sent.device) / frames_per_step
-    )
+    steps_in = torch.arange(1, frames_per_step + 1, device=sent.device)
+    fraction = (steps_in / (anchor + 1)).clamp(max=1.0)
     track = prev[..., None] + (held - prev)[..., None] * fraction
     if sent.shape[1] == 0:
         return track.flatten(1), start
@@ -164,9 +171,13 @@ class SourceFilterDecoder(torch.nn.Module):
         The latents end with the sent log F0 and voicing of each frame
         (:class:`~speechbrain_rnncodec.lobes.pitch_column.
         PitchColumnQuantizer`): the F0 glides from the last voiced sent
-        value to this frame's over its STFT frames (held through unvoiced
-        frames), and the pitch head predicts only a bounded correction
-        (within ``PITCH_CORRECTION`` in log F0) and the voicing.
+        value to this frame's (:func:`sent_pitch_track`; held through
+        unvoiced frames), and the pitch head predicts only a bounded
+        correction (within ``PITCH_CORRECTION`` in log F0) and the voicing.
+    pitch_anchor : int, optional
+        With ``pitch_input``: the STFT frame of each latent frame whose end
+        the sent F0 describes (default: the last). A causal encoder tracks
+        the pitch of a frame's middle better than that of its very end.
 
     Example
     -------
@@ -199,6 +210,7 @@ class SourceFilterDecoder(torch.nn.Module):
         noise_seed=0,
         pitch_bins=0,
         pitch_input=False,
+        pitch_anchor=None,
     ):
         super().__init__()
         self.frames_per_step = frames_per_step
@@ -215,6 +227,11 @@ class SourceFilterDecoder(torch.nn.Module):
         if pitch_input and pitch_bins:
             raise ValueError("a sent pitch is corrected by regression: pitch_bins=0")
         self.pitch_input = pitch_input
+        self.pitch_anchor = (
+            frames_per_step - 1 if pitch_anchor is None else pitch_anchor
+        )
+        if not 0 <= self.pitch_anchor < frames_per_step:
+            raise ValueError(f"pitch_anchor must lie in 0..{frames_per_step - 1}")
         if pitch_input:  # starts at zero: a trained trunk keeps its function
             self.pitch_proj = torch.nn.Linear(2, hidden_size)
             torch.nn.init.zeros_(self.pitch_proj.weight)
@@ -381,7 +398,9 @@ class SourceFilterDecoder(torch.nn.Module):
             log_f0 = pitch_from_bins(pitch_logits, self.pitch_centres)
             pitch = torch.stack([log_f0, raw[..., -1]], dim=-1)
         elif sent is not None:
-            base, sent_pitch = sent_pitch_track(sent, sent_pitch, self.frames_per_step)
+            base, sent_pitch = sent_pitch_track(
+                sent, sent_pitch, self.frames_per_step, self.pitch_anchor
+            )
             log_f0 = base + self.PITCH_CORRECTION * torch.tanh(raw[..., 0])
             pitch = torch.stack([log_f0, raw[..., 1]], dim=-1)
         envelopes = self.envelope_head(x).float().reshape(batch, n_frames, -1)

@@ -64,7 +64,7 @@ def pitch_losses(decoder, state, reference, lens):
     }
 
 
-def sent_pitch_losses(quantizer, scores, reference, lens, stride):
+def sent_pitch_losses(quantizer, scores, reference, lens, stride, anchor):
     """Pitch terms of an encoder whose bottleneck sends the pitch.
 
     Arguments
@@ -78,8 +78,10 @@ def sent_pitch_losses(quantizer, scores, reference, lens, stride):
     lens : torch.Tensor
         Relative lengths [B].
     stride : int
-        Decoder frames per latent frame (a latent frame's pitch is that at
-        its end).
+        Decoder frames per latent frame.
+    anchor : int
+        The decoder frame of each latent frame whose end the sent F0
+        describes.
 
     Returns
     -------
@@ -87,7 +89,7 @@ def sent_pitch_losses(quantizer, scores, reference, lens, stride):
         ``sent_pitch``: the F0-bin loss averaged over voiced frames;
         ``sent_voicing``: the voicing loss on every frame.
     """
-    reference = reference[:, stride - 1 :: stride][:, : scores.shape[1]]
+    reference = reference[:, anchor::stride][:, : scores.shape[1]]
     reference = reference.to(scores.device)
     frames, voiced = pitch_masks(reference, lens)
     f0, voicing = quantizer.pitch_loss(scores, reference)
@@ -282,12 +284,14 @@ class CodecBrain(sb.Brain):
             decoder = unwrap(self.modules.decoder)
             terms.update(pitch_losses(decoder, pitch_state, *batch.pitch))
         if bottleneck.pitch_scores is not None:
+            decoder = unwrap(self.modules.decoder)
             terms.update(
                 sent_pitch_losses(
                     unwrap(self.modules.quantizer),
                     bottleneck.pitch_scores,
                     *batch.pitch,
-                    stride=unwrap(self.modules.decoder).frames_per_step,
+                    stride=decoder.frames_per_step,
+                    anchor=decoder.pitch_anchor,
                 )
             )
         weights = self.hparams.loss_weights
