@@ -42,7 +42,7 @@ from speechbrain_rnncodec.entropy.coding import (
 from speechbrain_rnncodec.entropy.gaussian import GaussianContextModel
 from speechbrain_rnncodec.entropy.learned import PRIOR_FILE, LearnedPriorModel
 from speechbrain_rnncodec.inference.concealment import DEFAULT_METHOD, ConcealingDecoder
-from speechbrain_rnncodec.lobes.bottlenecks import GaussianVAEBottleneck
+from speechbrain_rnncodec.lobes.quantization.vae import GaussianVAEBottleneck
 from speechbrain_rnncodec.utils.identity import model_fingerprint, model_folder
 
 logger = logging.getLogger(__name__)

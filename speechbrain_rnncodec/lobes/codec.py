@@ -16,7 +16,7 @@ import dataclasses
 import torch
 
 from speechbrain_rnncodec.audio.io import check_waveform
-from speechbrain_rnncodec.lobes.quantizers import QuantizerOutput
+from speechbrain_rnncodec.lobes.quantization.base import QuantizerOutput
 from speechbrain_rnncodec.lobes.streaming import (
     StreamingDecoder,
     StreamingEncoder,
@@ -62,7 +62,9 @@ class RecurrentCodec(torch.nn.Module):
     Example
     -------
     >>> from speechbrain_rnncodec.lobes.encoder import RNNEncoder
-    >>> from speechbrain_rnncodec.lobes.quantizers import ResidualVectorQuantizer
+    >>> from speechbrain_rnncodec.lobes.quantization.residual import (
+    ...     ResidualVectorQuantizer,
+    ... )
     >>> from speechbrain_rnncodec.lobes.decoder import RNNDecoder
     >>> codec = RecurrentCodec(
     ...     RNNEncoder(hidden_size=16, latent_dim=8),
