@@ -29,12 +29,11 @@ from speechbrain_rnncodec.cli.common import (
     print_notice,
 )
 from speechbrain_rnncodec.inference.concealment import DEFAULT_METHOD, METHODS
-from speechbrain_rnncodec.inference.file_coding import (
+from speechbrain_rnncodec.inference.file_coding import decode_stream, encode_stream
+from speechbrain_rnncodec.inference.sinks import (
     RestoringSink,
     SoundFileSink,
     WavStreamSink,
-    decode_stream,
-    encode_stream,
 )
 from speechbrain_rnncodec.utils.atomic import atomic_path
 from speechbrain_rnncodec.utils.parallel import map_with_codec

@@ -28,12 +28,12 @@ from speechbrain_rnncodec.entropy.learned import PRIOR_FILE
 from speechbrain_rnncodec.inference.concealment import ConcealingDecoder, conceal_decode
 from speechbrain_rnncodec.inference.export import load_weights
 from speechbrain_rnncodec.inference.file_coding import (
-    ArraySink,
     codec_entropy_model,
     decode_stream,
     encode_stream,
     load_entropy_model,
 )
+from speechbrain_rnncodec.inference.sinks import ArraySink
 from speechbrain_rnncodec.lobes.codec import RecurrentCodec
 from speechbrain_rnncodec.utils.identity import model_fingerprint
 
