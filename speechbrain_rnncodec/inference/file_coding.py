@@ -165,7 +165,7 @@ def check_compatible(codec, header, name="input"):
         header.sample_rate != codec.sample_rate
         or header.samples_per_frame != codec.codec.samples_per_frame
         or header.codebook_size != quantizer.codebook_size
-        or header.num_codebooks > quantizer.num_quantizers
+        or header.num_codebooks > codec.codec.max_quantizers()
     ):
         raise ModelMismatchError(f"{name}: header does not fit the loaded model")
 

@@ -379,7 +379,7 @@ class RNNCodec(Pretrained):
     # DASB names, so the codec drops into DASB-style recipes unchanged.
     def _codebooks(self, num_codebooks):
         """``num_codebooks`` checked against the model (None: all)."""
-        most = self.mods.quantizer.num_quantizers
+        most = self.codec.max_quantizers()
         count = most if num_codebooks is None else int(num_codebooks)
         if not 1 <= count <= most:
             raise ValueError(f"num_codebooks must lie in 1..{most}, not {count}")
