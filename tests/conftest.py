@@ -1,6 +1,8 @@
 """Fixtures shared by every test, and Hypothesis next to SpeechBrain.
 
 * ``codec``: the shipped default model, loaded once per test module.
+* ``overfit``: trains linear layers around a bottleneck on fixed data (the
+  tests of the grouped bottlenecks and of the VAE).
 
 * Hypothesis scans every module in ``sys.modules`` for constants
   (``getattr(module, "__file__")``); SpeechBrain puts lazy modules there
@@ -15,6 +17,7 @@ import sys
 import tempfile
 
 import pytest
+import torch
 from hypothesis import configuration
 from speechbrain.utils.importutils import LazyModule
 
@@ -50,3 +53,29 @@ def codec():
     from speechbrain_rnncodec.inference import RNNCodec
 
     return RNNCodec.from_hparams()
+
+
+@pytest.fixture
+def overfit():
+    """A function ``(bottleneck, dim, steps=150)`` that trains encoder and
+    decoder layers of size ``dim`` around ``bottleneck`` on fixed data and
+    returns the (reconstruction, bottleneck loss, stats) of every step."""
+
+    def train(bottleneck, dim, steps=150):
+        torch.manual_seed(1)
+        data = torch.randn(8, 10, dim)
+        enc, dec = torch.nn.Linear(dim, dim), torch.nn.Linear(dim, dim)
+        params = [*enc.parameters(), *dec.parameters(), *bottleneck.parameters()]
+        opt = torch.optim.Adam(params, lr=1e-2)
+        history = []
+        bottleneck.train()
+        for _ in range(steps):
+            out = bottleneck(enc(data))
+            mse = ((dec(out.quantized) - data) ** 2).mean()
+            (mse + out.loss).backward()
+            opt.step()
+            opt.zero_grad()
+            history.append((mse.item(), out.loss.item(), out.stats))
+        return history
+
+    return train

@@ -458,41 +458,6 @@ class Depacketizer:
         return np.concatenate([zeros, codes]), lost
 
 
-def overhead_row(params, payloads, frames):
-    """Bytes per packet and kbps of payloads against the token rate.
-
-    Arguments
-    ---------
-    params : StreamParams
-        The stream they belong to.
-    payloads : list of bytes
-        Packets' payloads.
-    frames : int
-        Token frames they hold.
-
-    Returns
-    -------
-    dict
-        ``bytes_per_packet``, ``kbps``, ``token_kbps``, ``overhead``
-        (percent above the token rate).
-
-    Example
-    -------
-    >>> params = StreamParams(16000, 320, 6, 1024)
-    >>> row = overhead_row(params, [bytes(8)] * 50, 50)
-    >>> row["kbps"], round(row["overhead"], 1)
-    (3.2, 6.7)
-    """
-    size = sum(len(p) for p in payloads)
-    kbps = size * 8 * params.frame_rate / max(frames, 1) / 1e3
-    return {
-        "bytes_per_packet": size / max(len(payloads), 1),
-        "kbps": kbps,
-        "token_kbps": params.token_kbps,
-        "overhead": 100 * (kbps / params.token_kbps - 1),
-    }
-
-
 __all__ = [
     "RAW",
     "Depacketizer",
@@ -502,7 +467,6 @@ __all__ = [
     "code_bits",
     "decode_payload",
     "encode_payload",
-    "overhead_row",
     "pack_codes",
     "unpack_codes",
 ]

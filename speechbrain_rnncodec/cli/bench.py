@@ -157,7 +157,6 @@ def bench_loss(args, codec):
     beside silence and Opus's own concealment, same loss patterns."""
     import datetime
 
-    from speechbrain_rnncodec.audio.io import read_audio
     from speechbrain_rnncodec.evaluation.loss_bench import loss_benchmark
 
     utts = find_utterances(args.loss, args.max_utterances)
@@ -197,7 +196,6 @@ def bench_loss(args, codec):
 def bench_transport(args, codec):
     """``rnncodec bench --transport FOLDER``: payload bytes per packet and
     kbps of the transport packets, raw and entropy-coded."""
-    from speechbrain_rnncodec.audio.io import read_audio
     from speechbrain_rnncodec.evaluation.loss_bench import transport_overhead
 
     utts = find_utterances(args.transport, args.max_utterances)
@@ -286,6 +284,16 @@ def bench_training(args):
 def add_parser(sub, model_help):
     """Registers ``bench`` on ``sub``."""
     bench = sub.add_parser("bench", help="encode/decode speed, one thread")
+    _add_speed_options(bench, model_help)
+    _add_diagnostics_options(bench)
+    _add_packet_options(bench)
+    _add_load_options(bench)
+    bench.set_defaults(handler=cmd_bench)
+
+
+def _add_speed_options(bench, model_help):
+    """The model, the audio and the repeats of the speed benchmark, and the
+    training benchmark (``--training``)."""
     bench.add_argument("--model", help=model_help)
     bench.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     bench.add_argument("--input", help="audio file (default: shipped sample)")
@@ -297,6 +305,10 @@ def add_parser(sub, model_help):
         "--data", help="with --training or --load: LibriSpeech-layout folder"
     )
     bench.add_argument("--steps", type=int, default=10, help="with --training")
+
+
+def _add_diagnostics_options(bench):
+    """``--compression``, ``--phase``, ``--pitch`` and their options."""
     bench.add_argument(
         "--compression",
         metavar="FOLDER",
@@ -331,6 +343,11 @@ def add_parser(sub, model_help):
         help="with --phase or --pitch (default: highest), --loss (default 3) or "
         "--transport (default: all)",
     )
+
+
+def _add_packet_options(bench):
+    """``--loss`` (lost packets) and ``--transport`` (packet sizes) and their
+    options."""
     from speechbrain_rnncodec.evaluation.loss_bench import DEFAULT_PATTERNS, MEAN_BURST
     from speechbrain_rnncodec.inference.concealment import METHODS
 
@@ -372,6 +389,10 @@ def add_parser(sub, model_help):
         help="transport payload bytes per packet and kbps at 1, 2, 5, 50 frames "
         "per packet, raw and entropy-coded, on the utterances of FOLDER",
     )
+
+
+def _add_load_options(bench):
+    """``--load`` and its options."""
     bench.add_argument(
         "--load",
         metavar="WORKDIR",
@@ -381,4 +402,3 @@ def add_parser(sub, model_help):
     bench.add_argument("--short-files", type=int, default=10000, help="with --load")
     bench.add_argument("--short-seconds", type=float, default=1.0, help="with --load")
     bench.add_argument("--long-minutes", type=float, default=120.0, help="with --load")
-    bench.set_defaults(handler=cmd_bench)

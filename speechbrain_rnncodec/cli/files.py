@@ -29,12 +29,11 @@ from speechbrain_rnncodec.cli.common import (
     print_notice,
 )
 from speechbrain_rnncodec.inference.concealment import DEFAULT_METHOD, METHODS
-from speechbrain_rnncodec.inference.file_coding import (
+from speechbrain_rnncodec.inference.file_coding import decode_stream, encode_stream
+from speechbrain_rnncodec.inference.sinks import (
     RestoringSink,
     SoundFileSink,
     WavStreamSink,
-    decode_stream,
-    encode_stream,
 )
 from speechbrain_rnncodec.utils.atomic import atomic_path
 from speechbrain_rnncodec.utils.parallel import map_with_codec
@@ -295,33 +294,40 @@ def cmd_decode(args):
 
 def add_parser(sub, model_help):
     """Registers ``encode`` and ``decode`` on ``sub``."""
-    bitrate_help = "kbps, one the model serves (1.5, 3, 6; default: the highest)"
-    entropy_help = (
-        "token_prior.npz or token_frequencies.json to code with, or 'uniform' "
-        "(default: the model's hub folder file if present, else uniform)"
+    _add_encode(sub, model_help)
+    _add_decode(sub, model_help)
+
+
+def _add_coding_options(p, model_help):
+    """The options ``encode`` and ``decode`` share."""
+    p.add_argument("--model", help=model_help)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="where the model runs: cpu (default; its .rnc bytes are the "
+        "reference), cuda, cuda:1, ...",
+    )
+    p.add_argument(
+        "-f", "--force", action="store_true", help="overwrite existing outputs"
+    )
+    p.add_argument(
+        "--entropy",
+        metavar="FILE",
+        help="token_prior.npz or token_frequencies.json to code with, or 'uniform' "
+        "(default: the model's hub folder file if present, else uniform)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no notices, no summary")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes for a folder or pattern (one torch thread each)",
     )
 
-    def coding_options(p):
-        p.add_argument("--model", help=model_help)
-        p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-        p.add_argument(
-            "--device",
-            default="cpu",
-            help="where the model runs: cpu (default; its .rnc bytes are the "
-            "reference), cuda, cuda:1, ...",
-        )
-        p.add_argument(
-            "-f", "--force", action="store_true", help="overwrite existing outputs"
-        )
-        p.add_argument("--entropy", metavar="FILE", help=entropy_help)
-        p.add_argument("--quiet", action="store_true", help="no notices, no summary")
-        p.add_argument(
-            "--workers",
-            type=int,
-            default=1,
-            help="processes for a folder or pattern (one torch thread each)",
-        )
 
+def _add_encode(sub, model_help):
+    """Registers ``encode``."""
     enc = sub.add_parser(
         "encode",
         help="audio -> compressed .rnc file",
@@ -331,16 +337,23 @@ def add_parser(sub, model_help):
     )
     enc.add_argument("input", metavar="IN")
     enc.add_argument("output", metavar="OUT")
-    enc.add_argument("--bitrate", type=float, help=bitrate_help)
+    enc.add_argument(
+        "--bitrate",
+        type=float,
+        help="kbps, one the model serves (1.5, 3, 6; default: the highest)",
+    )
     enc.add_argument(
         "--frames-per-packet",
         type=int,
         default=50,
         help="token frames per packet (1 to 255, default 50 = 1 s)",
     )
-    coding_options(enc)
+    _add_coding_options(enc, model_help)
     enc.set_defaults(handler=cmd_encode)
 
+
+def _add_decode(sub, model_help):
+    """Registers ``decode``."""
     dec = sub.add_parser(
         "decode",
         help="compressed .rnc file -> audio",
@@ -357,7 +370,6 @@ def add_parser(sub, model_help):
         help="codec: the model's rate, mono (default); original: the input's "
         "rate and channel count as the file records them",
     )
-
     dec.add_argument(
         "--conceal",
         nargs="?",
@@ -369,5 +381,5 @@ def add_parser(sub, model_help):
         "decoder continues through it and fades to silence after 400 ms "
         f"(METHOD: {', '.join(METHODS)}; default {DEFAULT_METHOD})",
     )
-    coding_options(dec)
+    _add_coding_options(dec, model_help)
     dec.set_defaults(handler=cmd_decode)

@@ -16,7 +16,7 @@ from speechbrain_rnncodec.utils.atomic import write_bytes
 def cmd_generate(args):
     """``rnncodec generate``: speech sampled from the codec's prior."""
     from speechbrain_rnncodec.evaluation.generate import generate
-    from speechbrain_rnncodec.evaluation.report import wav_bytes
+    from speechbrain_rnncodec.evaluation.media import wav_bytes
 
     codec = common.load_codec(args)
     prompt = None

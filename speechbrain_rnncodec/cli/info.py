@@ -24,47 +24,62 @@ def cmd_info(args):
         else:
             inp, name = stack.enter_context(open(args.input, "rb")), args.input
         reader = RNCReader(inp, name)
-        h = reader.header
-        hop = h.samples_per_frame
-        orig = (
-            f"{h.orig_sample_rate} Hz" if h.orig_sample_rate else "unknown rate"
-        ) + (f", {h.orig_channels} channel(s)" if h.orig_channels else "")
-        stated = "unknown (stream)" if h.num_samples is None else str(h.num_samples)
-        print(f"file: {name}")
-        print("format: .rnc version 1")
-        print(f"model: {h.model_id} (hash {h.model_hash.hex()})")
-        print(
-            f"audio: {h.sample_rate} Hz mono, frame rate {h.frame_rate:g} Hz "
-            f"({hop} samples/frame); original: {orig}"
-        )
-        print(
-            f"tokens: {h.num_codebooks} codebooks of {h.codebook_size} codes, "
-            f"nominal {h.bitrate / 1000:g} kbps"
-        )
-        print(f"entropy model: {h.entropy_id}")
-        print(f"samples (header): {stated}")
-        print(f"packets: up to {h.frames_per_packet} frames each")
+        _print_header(name, reader.header)
         sys.stdout.flush()
-        total = reader.header_size
-        payload = count = 0
         try:
-            for packet in reader.packets(conceal=True):
-                total += packet.size
-                if packet.num_frames:
-                    count += 1
-                    payload += packet.size - 7
-                if args.packets:
-                    kind = (
-                        "end"
-                        if not packet.num_frames
-                        else f"{packet.num_frames} frames"
-                    )
-                    state = "CORRUPTED" if packet.payload is None else "ok"
-                    print(
-                        f"  packet {packet.index}: {kind}, {packet.size} bytes, {state}"
-                    )
+            sizes = _read_packets(reader, args.packets)
         finally:
             sys.stdout.flush()
+    _print_sizes(reader, *sizes)
+    if reader.corrupted:
+        print_error(f"{reader.corrupted} packet(s) are corrupted (CRC mismatch)")
+        return 1
+    return 0
+
+
+def _print_header(name, h):
+    """The header fields of file ``name``, one line each."""
+    hop = h.samples_per_frame
+    orig = (f"{h.orig_sample_rate} Hz" if h.orig_sample_rate else "unknown rate") + (
+        f", {h.orig_channels} channel(s)" if h.orig_channels else ""
+    )
+    stated = "unknown (stream)" if h.num_samples is None else str(h.num_samples)
+    print(f"file: {name}")
+    print("format: .rnc version 1")
+    print(f"model: {h.model_id} (hash {h.model_hash.hex()})")
+    print(
+        f"audio: {h.sample_rate} Hz mono, frame rate {h.frame_rate:g} Hz "
+        f"({hop} samples/frame); original: {orig}"
+    )
+    print(
+        f"tokens: {h.num_codebooks} codebooks of {h.codebook_size} codes, "
+        f"nominal {h.bitrate / 1000:g} kbps"
+    )
+    print(f"entropy model: {h.entropy_id}")
+    print(f"samples (header): {stated}")
+    print(f"packets: up to {h.frames_per_packet} frames each")
+
+
+def _read_packets(reader, listed):
+    """Reads every packet (a line for each one if ``listed``); returns the
+    file's bytes, its token data bytes and its packets of frames."""
+    total = reader.header_size
+    payload = count = 0
+    for packet in reader.packets(conceal=True):
+        total += packet.size
+        if packet.num_frames:
+            count += 1
+            payload += packet.size - 7
+        if listed:
+            kind = "end" if not packet.num_frames else f"{packet.num_frames} frames"
+            state = "CORRUPTED" if packet.payload is None else "ok"
+            print(f"  packet {packet.index}: {kind}, {packet.size} bytes, {state}")
+    return total, payload, count
+
+
+def _print_sizes(reader, total, payload, count):
+    """Samples, bytes and real bitrate of a file read to its end."""
+    h = reader.header
     n = reader.num_samples
     seconds = n / h.sample_rate
     bits = (h.codebook_size - 1).bit_length()
@@ -81,10 +96,6 @@ def cmd_info(args):
             f"(token data {payload * 8 / seconds / 1000:.3f} kbps, "
             f"{payload * 8 / max(reader.frames * h.num_codebooks, 1):.2f} bits/code)"
         )
-    if reader.corrupted:
-        print_error(f"{reader.corrupted} packet(s) are corrupted (CRC mismatch)")
-        return 1
-    return 0
 
 
 def add_parser(sub, model_help):

@@ -1,5 +1,5 @@
 """The VAE's entropy model: the discretized Gaussian context prior of a
-:class:`~speechbrain_rnncodec.lobes.bottlenecks.GaussianVAEBottleneck`,
+:class:`~speechbrain_rnncodec.lobes.quantization.vae.GaussianVAEBottleneck`,
 run in NumPy frame by frame inside each packet.
 
 Symbol ``s`` (code ``s + max_symbol``) of a channel gets the mass of a

@@ -10,7 +10,8 @@ import torch
 from speechbrain.dataio.dataio import write_audio
 
 from speechbrain_rnncodec.audio.io import read_audio
-from speechbrain_rnncodec.evaluation.report import ORIGINAL, plot_spectrograms
+from speechbrain_rnncodec.evaluation.evaluate import ORIGINAL
+from speechbrain_rnncodec.evaluation.report import plot_spectrograms
 from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi
 from speechbrain_rnncodec.utils.atomic import write_bytes
 

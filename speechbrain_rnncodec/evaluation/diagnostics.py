@@ -12,6 +12,8 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import time
+
 import torch
 
 from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi
@@ -252,8 +254,6 @@ def pitch_diagnostics(codec, wavs, bitrate):
         and ``trackers`` (``name``, ``x_realtime``, and errors against
         harvest).
     """
-    import time
-
     tracker, dec = ReferencePitch(), codec.mods.decoder
     frame, num_quantizers = (
         codec.codec.samples_per_frame,
@@ -286,43 +286,50 @@ def pitch_diagnostics(codec, wavs, bitrate):
                 )
             )
     seconds = sum(len(w) for w in wavs) / codec.sample_rate
-    rows = [
-        {
-            "what": f"decoded with the {what}",
-            "pesq": round(float(torch.tensor([p for p, _ in s]).nanmean()), 3),
-            "stoi": round(float(torch.tensor([t for _, t in s]).nanmean()), 3),
-        }
-        for what, s in scores.items()
-    ]
     trackers = [{"name": "FCPE (reference)", "x_realtime": seconds / tracking}]
+    trackers += _against_harvest(trackers[0], wavs, tracks, codec.sample_rate)
+    return {
+        "decoder": pitch_errors(torch.cat(predicted), torch.cat(reference)),
+        "rows": [
+            {
+                "what": f"decoded with the {what}",
+                "pesq": round(float(torch.tensor([p for p, _ in s]).nanmean()), 3),
+                "stoi": round(float(torch.tensor([t for _, t in s]).nanmean()), 3),
+            }
+            for what, s in scores.items()
+        ],
+        "trackers": trackers,
+    }
+
+
+def _against_harvest(reference_row, wavs, tracks, sample_rate):
+    """Scores the reference ``tracks`` of ``wavs`` against WORLD's harvest
+    (F0 errors on the frames both call voiced, voicing on all) into
+    ``reference_row``; returns harvest's row of the trackers' table (none
+    where PyPI's ``pyworld`` is not installed)."""
     try:
         import pyworld
     except ImportError:
-        pyworld = None
-    if pyworld is not None:
-        harvested, fcpe, elapsed = [], [], 0.0
-        for wav, track in zip(wavs, tracks, strict=True):
-            samples = wav.double().numpy()
-            start = time.perf_counter()
-            f0, _ = pyworld.harvest(samples, codec.sample_rate, frame_period=10.0)
-            elapsed += time.perf_counter() - start
-            n = min(len(f0), len(track))
-            harvested.append(torch.from_numpy(f0[:n]).float())
-            fcpe.append(torch.from_numpy(track[:n]))
-        fcpe, harvested = torch.cat(fcpe), torch.cat(harvested)
-        as_controls = torch.stack(
-            [fcpe.clamp(min=1e-3).log(), torch.where(fcpe > 0, 1.0, -1.0)], -1
-        )
-        as_targets = torch.stack(
-            [harvested.clamp(min=1e-3).log(), (harvested > 0).float()], -1
-        )
-        # F0 errors where both call the frame voiced; voicing on every frame.
-        errors = pitch_errors(as_controls, as_targets, fcpe > 0)
-        errors["voicing"] = pitch_errors(as_controls, as_targets)["voicing"]
-        trackers[0].update(errors, against="harvest")
-        trackers.append({"name": "harvest (WORLD)", "x_realtime": seconds / elapsed})
-    return {
-        "decoder": pitch_errors(torch.cat(predicted), torch.cat(reference)),
-        "rows": rows,
-        "trackers": trackers,
-    }
+        return []
+    harvested, fcpe, elapsed = [], [], 0.0
+    for wav, track in zip(wavs, tracks, strict=True):
+        samples = wav.double().numpy()
+        start = time.perf_counter()
+        f0, _ = pyworld.harvest(samples, sample_rate, frame_period=10.0)
+        elapsed += time.perf_counter() - start
+        n = min(len(f0), len(track))
+        harvested.append(torch.from_numpy(f0[:n]).float())
+        fcpe.append(torch.from_numpy(track[:n]))
+    fcpe, harvested = torch.cat(fcpe), torch.cat(harvested)
+    as_controls = torch.stack(
+        [fcpe.clamp(min=1e-3).log(), torch.where(fcpe > 0, 1.0, -1.0)], -1
+    )
+    as_targets = torch.stack(
+        [harvested.clamp(min=1e-3).log(), (harvested > 0).float()], -1
+    )
+    # F0 errors where both call the frame voiced; voicing on every frame.
+    errors = pitch_errors(as_controls, as_targets, fcpe > 0)
+    errors["voicing"] = pitch_errors(as_controls, as_targets)["voicing"]
+    reference_row.update(errors, against="harvest")
+    seconds = sum(len(w) for w in wavs) / sample_rate
+    return [{"name": "harvest (WORLD)", "x_realtime": seconds / elapsed}]

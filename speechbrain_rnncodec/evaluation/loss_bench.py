@@ -27,11 +27,7 @@ import statistics
 import numpy as np
 import torch
 
-from speechbrain_rnncodec.bitstream.transport import (
-    Packetizer,
-    StreamParams,
-    overhead_row,
-)
+from speechbrain_rnncodec.bitstream.transport import Packetizer, StreamParams
 from speechbrain_rnncodec.evaluation.opus import OpusCodec
 from speechbrain_rnncodec.inference.concealment import conceal_decode
 from speechbrain_rnncodec.metrics.dnsmos import dnsmos
@@ -279,7 +275,7 @@ def transport_overhead(codec, wavs, bitrates=None, frames_per_packet=(1, 2, 5, 5
     list of dict
         Per bitrate and packet size: ``kbps``, ``frames_per_packet``,
         ``ms``, ``raw`` and ``entropy`` (each a dict of
-        :func:`~.bitstream.transport.overhead_row`), ``saved`` (percent of
+        :func:`overhead_row`), ``saved`` (percent of
         the raw payload the entropy coder saves).
     """
     rows = []
@@ -300,3 +296,38 @@ def transport_overhead(codec, wavs, bitrates=None, frames_per_packet=(1, 2, 5, 5
             row["saved"] = 100 * (1 - row["entropy"]["kbps"] / row["raw"]["kbps"])
             rows.append(row)
     return rows
+
+
+def overhead_row(params, payloads, frames):
+    """Bytes per packet and kbps of payloads against the token rate.
+
+    Arguments
+    ---------
+    params : StreamParams
+        The stream they belong to.
+    payloads : list of bytes
+        Packets' payloads.
+    frames : int
+        Token frames they hold.
+
+    Returns
+    -------
+    dict
+        ``bytes_per_packet``, ``kbps``, ``token_kbps``, ``overhead``
+        (percent above the token rate).
+
+    Example
+    -------
+    >>> params = StreamParams(16000, 320, 6, 1024)
+    >>> row = overhead_row(params, [bytes(8)] * 50, 50)
+    >>> row["kbps"], round(row["overhead"], 1)
+    (3.2, 6.7)
+    """
+    size = sum(len(p) for p in payloads)
+    kbps = size * 8 * params.frame_rate / max(frames, 1) / 1e3
+    return {
+        "bytes_per_packet": size / max(len(payloads), 1),
+        "kbps": kbps,
+        "token_kbps": params.token_kbps,
+        "overhead": 100 * (kbps / params.token_kbps - 1),
+    }

@@ -3,7 +3,7 @@
 What :func:`~speechbrain_rnncodec.evaluation.evaluate.evaluate` returns
 becomes ``rate_distortion.png``, ``spectrograms.png`` and ONE
 ``report.html`` that needs nothing else: the plots and the example audio
-(16-bit PCM WAV) are embedded as base64 ``data:`` URIs, and a
+(16-bit PCM WAV) are embedded as base64 ``data:`` URIs (:mod:`.media`), and a
 Content-Security-Policy forbids the page from loading anything else.
 
 matplotlib is imported inside the plotting functions (Agg canvas, no
@@ -13,21 +13,20 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
-import base64
 import html
-import io
 import math
 import pathlib
-import wave
 
-import numpy as np
-
-from speechbrain_rnncodec.audio.io import pcm16
-from speechbrain_rnncodec.evaluation.evaluate import COLUMNS
+from speechbrain_rnncodec.evaluation.evaluate import COLUMNS, ORIGINAL
+from speechbrain_rnncodec.evaluation.media import (
+    SAMPLE_RATE,
+    as_numpy,
+    data_uri,
+    flac_bytes,
+    wav_bytes,
+)
 from speechbrain_rnncodec.utils.atomic import write_bytes
 
-ORIGINAL = "original"
-SAMPLE_RATE = 16000
 RATE_DISTORTION_PNG = "rate_distortion.png"
 SPECTROGRAMS_PNG = "spectrograms.png"
 REPORT_HTML = "report.html"
@@ -160,7 +159,7 @@ def _log_mel(wav, sample_rate, n_fft=512, hop=128, n_mels=80):
     import torch
     import torchaudio
 
-    wav = torch.as_tensor(_as_numpy(wav), dtype=torch.float32)
+    wav = torch.as_tensor(as_numpy(wav), dtype=torch.float32)
     if len(wav) < n_fft:
         wav = torch.nn.functional.pad(wav, (0, n_fft - len(wav)))
     spec = (
@@ -222,7 +221,7 @@ def plot_spectrograms(audio, utterance_id, path, results=None, sample_rate=SAMPL
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
     for ax, name, spec in zip(axes, names, specs, strict=True):
-        seconds = len(_as_numpy(audio[utterance_id, name])) / sample_rate
+        seconds = len(as_numpy(audio[utterance_id, name])) / sample_rate
         image = ax.imshow(
             spec,
             origin="lower",
@@ -244,65 +243,6 @@ def plot_spectrograms(audio, utterance_id, path, results=None, sample_rate=SAMPL
     fig.colorbar(image, ax=list(axes), label="dB", shrink=0.9)
     fig.savefig(path, dpi=100)
     return pathlib.Path(path)
-
-
-def _as_numpy(wav):
-    """A 1-D float64 NumPy copy of a tensor or array."""
-    if hasattr(wav, "detach"):
-        wav = wav.detach().cpu().double().numpy()
-    return np.asarray(wav, dtype=np.float64).reshape(-1)
-
-
-def wav_bytes(wav, sample_rate=SAMPLE_RATE):
-    """A waveform as the bytes of a mono 16-bit PCM WAV file.
-
-    Arguments
-    ---------
-    wav : torch.Tensor or numpy.ndarray
-        Samples in [-1, 1] (clipped beyond; NaN becomes 0).
-    sample_rate : int
-        Written in the header.
-
-    Returns
-    -------
-    bytes
-        The WAV file.
-
-    Example
-    -------
-    >>> data = wav_bytes(np.zeros(160))
-    >>> data[:4], data[8:12], len(data)
-    (b'RIFF', b'WAVE', 364)
-    """
-    pcm = pcm16(_as_numpy(wav))
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(int(sample_rate))
-        out.writeframes(pcm.tobytes())
-    return buffer.getvalue()
-
-
-def flac_bytes(wav, sample_rate=SAMPLE_RATE):
-    """A waveform as the bytes of a 16-bit FLAC file (about half a WAV's).
-
-    Example
-    -------
-    >>> flac_bytes(np.zeros(1600))[:4]
-    b'fLaC'
-    """
-    import soundfile as sf
-
-    samples = np.clip(np.nan_to_num(np.asarray(wav, dtype=np.float32)), -1.0, 1.0)
-    out = io.BytesIO()
-    sf.write(out, samples.reshape(-1), sample_rate, format="FLAC", subtype="PCM_16")
-    return out.getvalue()
-
-
-def _data_uri(mime, data):
-    """A base64 ``data:`` URI."""
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _utterance_kbps(results, utterance_id, name):
@@ -350,7 +290,7 @@ def _players_html(results, audio, utterance_id, sample_rate):
             .get(name, {})
             .get("transcript")
         )
-        src = _data_uri("audio/wav", wav_bytes(audio[utterance_id, name], sample_rate))
+        src = data_uri("audio/wav", wav_bytes(audio[utterance_id, name], sample_rate))
         said = (
             f'<div class="said">&ldquo;{e(transcript)}&rdquo;</div>'
             if transcript
@@ -408,7 +348,7 @@ def write_listening_page(path, title, meta, samples, sample_rate=SAMPLE_RATE):
     figures = [
         f"<figure><figcaption>{e(label)}</figcaption>"
         f'<audio controls preload="metadata" '
-        f'src="{_data_uri("audio/flac", flac_bytes(wav, sample_rate))}"></audio>'
+        f'src="{data_uri("audio/flac", flac_bytes(wav, sample_rate))}"></audio>'
         f'<div class="said">{e(caption)}</div></figure>'
         for label, wav, caption in samples
     ]
@@ -504,7 +444,7 @@ def write_report(
         )
     parts.append("<h2>Plots</h2>")
     for png, alt in plots:
-        uri = _data_uri("image/png", png.read_bytes())
+        uri = data_uri("image/png", png.read_bytes())
         parts.append(f'<img src="{uri}" alt="{e(alt)}">')
     if examples:
         parts.append("<h2>Listen</h2>")

@@ -53,7 +53,6 @@ import numpy as np
 import torch
 
 from speechbrain_rnncodec.entropy.coding import ContextFreeModel
-from speechbrain_rnncodec.lobes.streaming import StreamingDecoder
 
 METHODS = ("prior", "prior-mean", "repeat", "silence")
 DEFAULT_METHOD = "repeat"
@@ -153,7 +152,7 @@ class ConcealingDecoder:
                 )
         self.history = collections.deque(maxlen=max(int(context_frames), 0))
         self.context = None  # the prior's state inside a gap
-        self.stream = StreamingDecoder(codec.codec.decoder)
+        self.stream = codec.streaming_decoder()
         self.num_codebooks = None
         self.last_codes = self.last_latent = self.books = None
         self.lost_run = 0
@@ -302,7 +301,8 @@ class ConcealingDecoder:
         if self.method == "silence":
             return self._push_silence(codes, lost)
         with self.precision:
-            return self._apply_gains(self.stream.push(self._latents(codes, lost)))
+            latents = self._latents(codes, lost)
+        return self._apply_gains(self.stream.push_latents(latents))
 
     def conceal(self, num_frames=1):
         """:meth:`push` of ``num_frames`` lost frames (a lost packet)."""
@@ -317,23 +317,22 @@ class ConcealingDecoder:
         for end in [*edges.tolist(), len(codes)]:
             if lost[start]:
                 self.concealed += end - start
-                if self.stream.state is not None:
+                if self.stream.started:
                     parts.append(self.stream.flush())
-                    self.stream = StreamingDecoder(self.codec.codec.decoder)
+                    self.stream = self.codec.streaming_decoder()
                 parts.append(
                     torch.zeros(1, (end - start) * self.hop, device=self.device)
                 )
             else:
                 self.received = True
                 frames = torch.as_tensor(codes[start:end], device=self.device)
-                with self.precision:
-                    parts.append(self.stream.push(self.quantizer.decode(frames[None])))
+                parts.append(self.stream.push(frames[None]))
             start = end
         return torch.cat(parts, dim=1)
 
     def flush(self):
         """The samples still held in the decoder's overlap-add tail [1, n]."""
-        if self.stream.state is None:
+        if not self.stream.started:
             return torch.zeros(1, 0, device=self.device)
         if self.method == "silence":
             return self.stream.flush()

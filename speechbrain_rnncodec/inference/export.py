@@ -183,6 +183,43 @@ def _millions(count):
     return f"{count / 1e6:.2f} M"
 
 
+# The model card's fixed text (model_card).
+NOT_MEASURED = (
+    "Not measured for this export. `rnncodec eval --data LIBRISPEECH_DIR "
+    "--model THIS_FOLDER` measures PESQ-WB, STOI, WER and bitrate next to "
+    "Opus and Codec 2; see `recipes/LibriSpeech/codec/README.md` of "
+    "speechbrain_rnncodec for the results of the shipped model."
+)
+
+LIMITS = (
+    "- Trained on English read speech (audiobooks): expect lower quality "
+    "on conversational, noisy, reverberant or non-English speech.",
+    "- No adversarial (GAN) training yet: decoded speech is smoother and "
+    "more muffled than GAN-trained codecs at the same bitrate.",
+    "- A small model trained on a CPU on little data; not a replacement "
+    "for large codecs trained on thousands of hours.",
+)
+
+USAGE = (
+    "## Usage",
+    "",
+    "```python",
+    "from speechbrain_rnncodec.inference import RNNCodec",
+    'codec = RNNCodec.from_hparams(source="ORG/NAME", savedir="rnncodec_model")',
+    "decoded = codec.decode(codec.encode(wavs, bitrate=3.0)[0])  # wavs: [B, T]",
+    "```",
+    "",
+    "`source` is a HuggingFace repo id or the path of this folder. "
+    "Command line (installed with speechbrain_rnncodec):",
+    "",
+    "```bash",
+    "rnncodec demo --model ORG/NAME --input speech.wav --output out/",
+    "rnncodec eval --model ORG/NAME --data LibriSpeech/test-clean",
+    "```",
+    "",
+)
+
+
 def model_card(hparams, training_data=TRAINING_DATA, metrics_markdown=None):
     """The ``README.md`` of a hub folder, read from the loaded hub yaml.
 
@@ -201,6 +238,50 @@ def model_card(hparams, training_data=TRAINING_DATA, metrics_markdown=None):
     str
         Markdown, with HuggingFace front matter.
     """
+    rate = hparams["sample_rate"]
+    bitrates = "/".join(f"{b:g}" for b in hparams["bitrates"])
+    lines = [
+        "---",
+        "library_name: speechbrain",
+        "license: apache-2.0",
+        "language: en",
+        "tags: [speechbrain, audio, speech, codec, audio-tokenizer]",
+        "datasets: [librispeech_asr]",
+        "---",
+        "",
+        "# RNNCodec: recurrent neural speech codec "
+        f"({rate // 1000} kHz, {bitrates} kbps)",
+        "",
+        "A causal, streaming neural speech codec built from recurrent networks "
+        "with the speechbrain_rnncodec package (a SpeechBrain plugin). One "
+        "model serves every bitrate.",
+        "",
+        "## Model",
+        "",
+        *_model_lines(hparams),
+        "",
+        "## Training data",
+        "",
+        training_data.strip(),
+        "",
+        "## Results",
+        "",
+        (metrics_markdown or "").strip() or NOT_MEASURED,
+        "",
+        "## Limits",
+        "",
+        f"- {rate // 1000} kHz mono speech only; other rates are resampled, "
+        "music and general audio are out of scope.",
+        *LIMITS,
+        "",
+        *USAGE,
+    ]
+    return "\n".join(lines)
+
+
+def _model_lines(hparams):
+    """The model card's lines on the encoder, quantizer, decoder, rates and
+    parameters of the loaded hub yaml ``hparams``."""
     mods = hparams["modules"]
     enc, vq, dec = mods["encoder"], mods["quantizer"], mods["decoder"]
     rate = hparams["sample_rate"]
@@ -213,30 +294,7 @@ def model_card(hparams, training_data=TRAINING_DATA, metrics_markdown=None):
         f"{b:g} kbps = {vq.num_quantizers_for(b)} codes per frame"
         for b in hparams["bitrates"]
     )
-    metrics = (metrics_markdown or "").strip() or (
-        "Not measured for this export. `rnncodec eval --data LIBRISPEECH_DIR "
-        "--model THIS_FOLDER` measures PESQ-WB, STOI, WER and bitrate next to "
-        "Opus and Codec 2; see `recipes/LibriSpeech/codec/README.md` of "
-        "speechbrain_rnncodec for the results of the shipped model."
-    )
-    lines = [
-        "---",
-        "library_name: speechbrain",
-        "license: apache-2.0",
-        "language: en",
-        "tags: [speechbrain, audio, speech, codec, audio-tokenizer]",
-        "datasets: [librispeech_asr]",
-        "---",
-        "",
-        "# RNNCodec: recurrent neural speech codec "
-        f"({rate // 1000} kHz, {'/'.join(f'{b:g}' for b in hparams['bitrates'])} kbps)",
-        "",
-        "A causal, streaming neural speech codec built from recurrent networks "
-        "with the speechbrain_rnncodec package (a SpeechBrain plugin). One "
-        "model serves every bitrate.",
-        "",
-        "## Model",
-        "",
+    return [
         f"- Encoder: causal STFT ({enc.stft.n_fft}-point window, "
         f"{enc.stft.hop_length}-sample hop), {enc.frames_per_step} frames "
         f"stacked, {enc_rnn.num_layers}-layer {type(enc_rnn).__name__} "
@@ -251,44 +309,7 @@ def model_card(hparams, training_data=TRAINING_DATA, metrics_markdown=None):
         f"- Parameters: {_millions(sum(params.values()))} trainable ("
         + ", ".join(f"{n} {_millions(c)}" for n, c in params.items() if c)
         + (f") plus {_millions(codes)} codebook entries." if codes else ")."),
-        "",
-        "## Training data",
-        "",
-        training_data.strip(),
-        "",
-        "## Results",
-        "",
-        metrics,
-        "",
-        "## Limits",
-        "",
-        f"- {rate // 1000} kHz mono speech only; other rates are resampled, "
-        "music and general audio are out of scope.",
-        "- Trained on English read speech (audiobooks): expect lower quality "
-        "on conversational, noisy, reverberant or non-English speech.",
-        "- No adversarial (GAN) training yet: decoded speech is smoother and "
-        "more muffled than GAN-trained codecs at the same bitrate.",
-        "- A small model trained on a CPU on little data; not a replacement "
-        "for large codecs trained on thousands of hours.",
-        "",
-        "## Usage",
-        "",
-        "```python",
-        "from speechbrain_rnncodec.inference import RNNCodec",
-        'codec = RNNCodec.from_hparams(source="ORG/NAME", savedir="rnncodec_model")',
-        "decoded = codec.decode(codec.encode(wavs, bitrate=3.0)[0])  # wavs: [B, T]",
-        "```",
-        "",
-        "`source` is a HuggingFace repo id or the path of this folder. "
-        "Command line (installed with speechbrain_rnncodec):",
-        "",
-        "```bash",
-        "rnncodec demo --model ORG/NAME --input speech.wav --output out/",
-        "rnncodec eval --model ORG/NAME --data LibriSpeech/test-clean",
-        "```",
-        "",
     ]
-    return "\n".join(lines)
 
 
 def load_weights(module, path, prefix=""):

@@ -5,14 +5,13 @@ pipelines used by ``RNNCodec.compress`` and the ``rnncodec`` command.
 Encoding: audio chunks -> downmix -> :class:`StreamResampler` ->
 ``TokenStreamEncoder`` -> :class:`RNCWriter` (entropy coder, packets).
 Decoding: :class:`RNCReader` -> entropy decoder -> ``TokenStreamDecoder``
--> a sink (array, WAV stream, sound file). Memory stays bounded by a
+-> a sink (array, WAV stream, sound file: :mod:`.sinks`). Memory stays bounded by a
 chunk and a packet.
 
 Authors
  * speechbrain_rnncodec team 2026
 """
 
-import copy
 import logging
 import pathlib
 
@@ -20,11 +19,7 @@ import numpy as np
 import torch
 
 from speechbrain_rnncodec.audio.io import AudioError
-from speechbrain_rnncodec.audio.wavstream import (
-    StreamResampler,
-    to_pcm16,
-    wav_header,
-)
+from speechbrain_rnncodec.audio.wavstream import StreamResampler
 from speechbrain_rnncodec.bitstream.container import RNCReader, RNCWriter
 from speechbrain_rnncodec.bitstream.header import (
     BitstreamError,
@@ -42,7 +37,7 @@ from speechbrain_rnncodec.entropy.coding import (
 from speechbrain_rnncodec.entropy.gaussian import GaussianContextModel
 from speechbrain_rnncodec.entropy.learned import PRIOR_FILE, LearnedPriorModel
 from speechbrain_rnncodec.inference.concealment import DEFAULT_METHOD, ConcealingDecoder
-from speechbrain_rnncodec.lobes.bottlenecks import GaussianVAEBottleneck
+from speechbrain_rnncodec.lobes.quantization.vae import GaussianVAEBottleneck
 from speechbrain_rnncodec.utils.identity import model_fingerprint, model_folder
 
 logger = logging.getLogger(__name__)
@@ -170,7 +165,7 @@ def check_compatible(codec, header, name="input"):
         header.sample_rate != codec.sample_rate
         or header.samples_per_frame != codec.codec.samples_per_frame
         or header.codebook_size != quantizer.codebook_size
-        or header.num_codebooks > quantizer.num_quantizers
+        or header.num_codebooks > codec.codec.max_quantizers()
     ):
         raise ModelMismatchError(f"{name}: header does not fit the loaded model")
 
@@ -272,130 +267,6 @@ def encode_stream(
     return writer
 
 
-class ArraySink:
-    """Collects decoded samples into a tensor (:attr:`samples`)."""
-
-    def __init__(self):
-        self.parts = []
-        self.samples = None
-
-    def start(self, header, channels=1):
-        pass
-
-    def write(self, samples):
-        self.parts.append(samples)
-
-    def finish(self, num_samples):
-        self.samples = torch.from_numpy(np.concatenate(self.parts or [np.zeros(0)]))
-        self.samples = self.samples.float()
-
-
-class WavStreamSink:
-    """Writes 16-bit PCM WAV to a binary stream as samples come; the
-    sizes are exact if the header knows them or the stream is seekable,
-    else 0xFFFFFFFF (read as "to the end")."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.rate = None
-        self.channels = 1
-        self.at = None
-
-    def start(self, header, channels=1):
-        self.rate, self.channels = header.sample_rate, channels
-        try:
-            self.at = self.stream.tell() if self.stream.seekable() else None
-        except (OSError, AttributeError, ValueError):
-            self.at = None
-        self.known = header.num_samples
-        self.stream.write(
-            wav_header(self.rate, channels, num_samples=header.num_samples)
-        )
-
-    def write(self, samples):
-        self.stream.write(to_pcm16(samples))
-        self.stream.flush()
-
-    def finish(self, num_samples):
-        if self.known is None and self.at is not None:
-            try:
-                end = self.stream.tell()
-                self.stream.seek(self.at)
-                self.stream.write(
-                    wav_header(self.rate, self.channels, num_samples=num_samples)
-                )
-                self.stream.seek(end)
-            except (OSError, ValueError):
-                pass
-        self.stream.flush()
-
-
-class SoundFileSink:
-    """Writes decoded samples to an open ``soundfile.SoundFile``-like
-    object, created by ``opener(sample_rate, channels)`` at the start."""
-
-    def __init__(self, opener):
-        self.opener = opener
-        self.handle = None
-
-    def start(self, header, channels=1):
-        self.handle = self.opener(header.sample_rate, channels)
-
-    def write(self, samples):
-        self.handle.write(samples)
-
-    def finish(self, num_samples):
-        self.handle.close()
-
-
-class RestoringSink:
-    """Gives ``sink`` the input's original rate and channel count, as the
-    header records them: decoded samples are resampled (streaming, bounded
-    memory) and repeated over the channels (the codec codes their mix).
-
-    Arguments
-    ---------
-    sink : object
-        A sink (``start(header, channels)``, ``write``, ``finish``).
-    """
-
-    def __init__(self, sink):
-        self.sink = sink
-        self.resampler = None
-        self.channels = 1
-        self.written = 0
-
-    def start(self, header, channels=1):
-        rate = header.orig_sample_rate or header.sample_rate
-        self.channels = header.orig_channels or 1
-        known = header.num_samples
-        if rate != header.sample_rate:
-            self.resampler = StreamResampler(header.sample_rate, rate)
-            if known is not None:
-                known = -(-known * rate // header.sample_rate)
-        restored = copy.copy(header)
-        restored.sample_rate, restored.num_samples = rate, known
-        self.sink.start(restored, self.channels)
-
-    def _emit(self, samples):
-        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-        if len(samples):
-            if self.channels > 1:
-                samples = np.repeat(samples[:, None], self.channels, axis=1)
-            self.sink.write(samples)
-            self.written += len(samples)
-
-    def write(self, samples):
-        if self.resampler is not None:
-            samples = self.resampler.push(torch.from_numpy(samples)).numpy()
-        self._emit(samples)
-
-    def finish(self, num_samples):
-        if self.resampler is not None:
-            self._emit(self.resampler.flush().numpy())
-        self.sink.finish(self.written)
-
-
 def _flushed(decoder):
     tail = decoder.flush()
     return tail[0].cpu().numpy() if tail.shape[0] else np.zeros(0)
@@ -433,61 +304,94 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
     header = reader.header
     check_compatible(codec, header, name)
     model = resolve_entropy(codec, header, name)
-    hop = header.samples_per_frame
     if conceal:
         method = conceal if isinstance(conceal, str) else DEFAULT_METHOD
         decoder = ConcealingDecoder(codec, method=method)
     else:
         decoder = codec.streaming_decoder()
-    limit = header.num_samples
-    emitted, held = 0, np.zeros(0, dtype=np.float32)
+    out = _Output(sink, header.num_samples, header.samples_per_frame)
     sink.start(header)
-
-    def emit(samples, final=False):
-        nonlocal emitted, held
-        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-        if limit is not None:
-            samples = samples[: max(limit - emitted, 0)]
-        else:
-            samples = np.concatenate([held, samples])
-            keep = 0 if final else min(hop, len(samples))
-            held = samples[len(samples) - keep :]
-            samples = samples[: len(samples) - keep]
-        if len(samples):
-            sink.write(samples)
-            emitted += len(samples)
-
-    def decode_packet(packet):
-        if packet.payload is None:
-            first = packet.first_frame
-            (warn or logger.warning)(
-                f"{name}: packet {packet.index} (frames {first} to "
-                f"{first + packet.num_frames - 1}) is corrupted (CRC mismatch); "
-                f"{packet.num_frames * hop / header.sample_rate:g} s concealed "
-                f"({decoder.method})"
-            )
-            emit(decoder.conceal(packet.num_frames)[0].cpu().numpy())
-            return
-        codes = reader.decode(packet, model)
-        wav = decoder.push(torch.from_numpy(codes)[None].to(codec.device))
-        emit(wav[0].cpu().numpy())
-
     try:
         for packet in reader.packets(conceal):
-            if packet.num_frames:
-                decode_packet(packet)
+            if not packet.num_frames:
+                continue
+            if packet.payload is None:
+                (warn or logger.warning)(_corrupted(name, header, packet, decoder))
+                out.emit(decoder.conceal(packet.num_frames)[0].cpu().numpy())
+            else:
+                codes = torch.from_numpy(reader.decode(packet, model))
+                out.emit(decoder.push(codes[None].to(codec.device))[0].cpu().numpy())
     except TruncatedError as err:
         if not conceal:
             raise
         cut = err
     else:
         cut = None
-    emit(_flushed(decoder))
+    out.emit(_flushed(decoder))
     if cut is None:
         num_samples = reader.num_samples
     else:
-        decoded = emitted + len(held)
-        num_samples = reader.num_samples = decoded if limit is None else limit
+        num_samples = reader.num_samples = out.fill_cut(cut, header, warn)
+    out.end(num_samples)
+    if out.emitted != num_samples:
+        raise BitstreamError(
+            f"{name}: decoded {out.emitted} samples, expected {num_samples}"
+        )
+    sink.finish(num_samples)
+    return reader
+
+
+def _corrupted(name, header, packet, decoder):
+    """The report of a corrupted packet that ``decoder`` conceals."""
+    first, hop = packet.first_frame, header.samples_per_frame
+    return (
+        f"{name}: packet {packet.index} (frames {first} to "
+        f"{first + packet.num_frames - 1}) is corrupted (CRC mismatch); "
+        f"{packet.num_frames * hop / header.sample_rate:g} s concealed "
+        f"({decoder.method})"
+    )
+
+
+class _Output:
+    """Passes decoded samples to ``sink``, cut to the header's length
+    ``limit``; without one (a stream), the last ``hop`` samples are held
+    back until :meth:`end` gives the length.
+
+    Arguments
+    ---------
+    sink : object
+        Where the samples go.
+    limit : int or None
+        Samples in the file, if its header knows.
+    hop : int
+        Samples per token frame.
+    """
+
+    def __init__(self, sink, limit, hop):
+        self.sink, self.limit, self.hop = sink, limit, hop
+        self.emitted = 0
+        self.held = np.zeros(0, dtype=np.float32)
+
+    def emit(self, samples, final=False):
+        """Writes ``samples`` (all the held ones too if ``final``)."""
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if self.limit is not None:
+            samples = samples[: max(self.limit - self.emitted, 0)]
+        else:
+            samples = np.concatenate([self.held, samples])
+            keep = 0 if final else min(self.hop, len(samples))
+            self.held = samples[len(samples) - keep :]
+            samples = samples[: len(samples) - keep]
+        if len(samples):
+            self.sink.write(samples)
+            self.emitted += len(samples)
+
+    def fill_cut(self, cut, header, warn):
+        """After the stream was cut (``cut``, a :class:`TruncatedError`):
+        reports it, fills the rest of the header's length with silence and
+        returns the samples of the file (without a length: those decoded)."""
+        decoded = self.emitted + len(self.held)
+        num_samples = decoded if self.limit is None else self.limit
         rest = num_samples - decoded
         (warn or logger.warning)(
             f"{cut}; kept the {decoded / header.sample_rate:.3f} s before the cut"
@@ -497,23 +401,17 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
                 else ""
             )
         )
-        emit(np.zeros(rest, dtype=np.float32))
-    if limit is None:
-        held = held[: max(num_samples - emitted, 0)]
-        emit(np.zeros(0), final=True)
-    if emitted != num_samples:
-        raise BitstreamError(
-            f"{name}: decoded {emitted} samples, expected {num_samples}"
-        )
-    sink.finish(num_samples)
-    return reader
+        self.emit(np.zeros(rest, dtype=np.float32))
+        return num_samples
+
+    def end(self, num_samples):
+        """Writes the held samples, up to ``num_samples`` in all."""
+        if self.limit is None:
+            self.held = self.held[: max(num_samples - self.emitted, 0)]
+            self.emit(np.zeros(0), final=True)
 
 
 __all__ = [
-    "ArraySink",
-    "RestoringSink",
-    "SoundFileSink",
-    "WavStreamSink",
     "check_compatible",
     "codec_entropy_model",
     "decode_stream",

@@ -28,12 +28,12 @@ from speechbrain_rnncodec.entropy.learned import PRIOR_FILE
 from speechbrain_rnncodec.inference.concealment import ConcealingDecoder, conceal_decode
 from speechbrain_rnncodec.inference.export import load_weights
 from speechbrain_rnncodec.inference.file_coding import (
-    ArraySink,
     codec_entropy_model,
     decode_stream,
     encode_stream,
     load_entropy_model,
 )
+from speechbrain_rnncodec.inference.sinks import ArraySink
 from speechbrain_rnncodec.lobes.codec import RecurrentCodec
 from speechbrain_rnncodec.utils.identity import model_fingerprint
 
@@ -379,7 +379,7 @@ class RNNCodec(Pretrained):
     # DASB names, so the codec drops into DASB-style recipes unchanged.
     def _codebooks(self, num_codebooks):
         """``num_codebooks`` checked against the model (None: all)."""
-        most = self.mods.quantizer.num_quantizers
+        most = self.codec.max_quantizers()
         count = most if num_codebooks is None else int(num_codebooks)
         if not 1 <= count <= most:
             raise ValueError(f"num_codebooks must lie in 1..{most}, not {count}")

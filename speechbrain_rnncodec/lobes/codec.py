@@ -16,7 +16,7 @@ import dataclasses
 import torch
 
 from speechbrain_rnncodec.audio.io import check_waveform
-from speechbrain_rnncodec.lobes.quantizers import QuantizerOutput
+from speechbrain_rnncodec.lobes.quantization.base import QuantizerOutput
 from speechbrain_rnncodec.lobes.streaming import (
     StreamingDecoder,
     StreamingEncoder,
@@ -62,7 +62,9 @@ class RecurrentCodec(torch.nn.Module):
     Example
     -------
     >>> from speechbrain_rnncodec.lobes.encoder import RNNEncoder
-    >>> from speechbrain_rnncodec.lobes.quantizers import ResidualVectorQuantizer
+    >>> from speechbrain_rnncodec.lobes.quantization.residual import (
+    ...     ResidualVectorQuantizer,
+    ... )
     >>> from speechbrain_rnncodec.lobes.decoder import RNNDecoder
     >>> codec = RecurrentCodec(
     ...     RNNEncoder(hidden_size=16, latent_dim=8),
@@ -279,11 +281,23 @@ class TokenStreamDecoder:
         self.precision = precision or contextlib.nullcontext()
         self.device = _device(codec)
 
+    @property
+    def started(self):
+        """Whether frames were pushed since the start or the last flush."""
+        return self.stream.state is not None
+
     @torch.no_grad()
     def push(self, tokens):
         """Decodes tokens [B, t, K]; returns finished samples [B, n]."""
         with self.precision:
             return self.stream.push(self.quantizer.decode(tokens.to(self.device)))
+
+    @torch.no_grad()
+    def push_latents(self, latents):
+        """Decodes latents [B, t, D] that stand in for decoded tokens (the
+        concealment's, for lost frames); returns finished samples [B, n]."""
+        with self.precision:
+            return self.stream.push(latents.to(self.device))
 
     @torch.no_grad()
     def flush(self):

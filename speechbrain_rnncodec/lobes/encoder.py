@@ -104,8 +104,8 @@ class RNNEncoder(torch.nn.Module):
         0: latents only. N > 0: each frame also carries ``1 + N`` pitch
         scores from a head on the recurrent stack (a voicing logit, then N
         log-spaced F0 bins at the frame's end), for a bottleneck that sends
-        the pitch (:class:`~speechbrain_rnncodec.lobes.pitch_column.
-        PitchColumnQuantizer`).
+        the pitch (:class:`~speechbrain_rnncodec.lobes.quantization.
+        pitch_column.PitchColumnQuantizer`).
 
     Example
     -------

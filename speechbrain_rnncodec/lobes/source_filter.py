@@ -169,7 +169,7 @@ class SourceFilterDecoder(torch.nn.Module):
         with sub-bin resolution.
     pitch_input : bool
         The latents end with the sent log F0 and voicing of each frame
-        (:class:`~speechbrain_rnncodec.lobes.pitch_column.
+        (:class:`~speechbrain_rnncodec.lobes.quantization.pitch_column.
         PitchColumnQuantizer`): the F0 glides from the last voiced sent
         value to this frame's (:func:`sent_pitch_track`; held through
         unvoiced frames), and the pitch head predicts only a bounded

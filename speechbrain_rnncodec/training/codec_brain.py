@@ -111,7 +111,7 @@ class CodecBrain(sb.Brain):
     """Trains encoder, bottleneck and decoder on reconstruction losses.
 
     Expected ``modules``: ``encoder``, ``quantizer`` (the RVQ or a
-    bottleneck of :mod:`speechbrain_rnncodec.lobes.bottlenecks`) and
+    bottleneck of :mod:`speechbrain_rnncodec.lobes.quantization`) and
     ``decoder``. Expected ``hparams``: ``spectral_loss``, ``loss_weights``
     (``mel``, ``log_mag``, ``convergence``, ``complex``, ``waveform``,
     ``bottleneck``: the quantizer's own term, commitment or rate),

@@ -23,7 +23,8 @@ from speechbrain_rnncodec.entropy.coding import FrequencyModel, fit_frequency_mo
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.inference.concealment import SILENT_AFTER_MS
-from speechbrain_rnncodec.inference.file_coding import ArraySink, decode_stream
+from speechbrain_rnncodec.inference.file_coding import decode_stream
+from speechbrain_rnncodec.inference.sinks import ArraySink
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TEST_FILES = sorted(

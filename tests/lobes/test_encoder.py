@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from speechbrain_rnncodec.lobes.encoder import CausalSTFT, RNNEncoder
-from speechbrain_rnncodec.lobes.quantizers import ResidualVectorQuantizer
+from speechbrain_rnncodec.lobes.quantization.residual import ResidualVectorQuantizer
 from speechbrain_rnncodec.lobes.streaming import StreamingEncoder, encode_latents
 
 FRAME = 320  # samples per latent frame at 16 kHz / 50 Hz

@@ -30,11 +30,12 @@ from speechbrain_rnncodec.lobes.excitation import (
     pitch_bin_loss,
     pitch_from_bins,
 )
-from speechbrain_rnncodec.lobes.quantizers import (
+from speechbrain_rnncodec.lobes.quantization.base import (
     QuantizerOutput,
-    ResidualVectorQuantizer,
     float32_region,
-    has_values,
+)
+from speechbrain_rnncodec.lobes.quantization.residual import (
+    ResidualVectorQuantizer,
 )
 
 UNVOICED_CODE = 0
@@ -241,8 +242,7 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
                 f"{codes.shape[-1]} codebooks given, the model takes 2 to "
                 f"{self.num_quantizers}"
             )
-        if has_values(codes) and (codes.min() < 0 or codes.max() >= self.codebook_size):
-            raise ValueError(f"codes must lie in [0, {self.codebook_size})")
+        self.check_code_range(codes)
         return self.code_values(codes).sum(dim=2)
 
     def code_values(self, codes):

@@ -9,7 +9,7 @@ import torch
 from speechbrain_rnncodec.lobes.codec import RecurrentCodec
 from speechbrain_rnncodec.lobes.encoder import RNNEncoder
 from speechbrain_rnncodec.lobes.excitation import F0_MAX, F0_MIN
-from speechbrain_rnncodec.lobes.pitch_column import (
+from speechbrain_rnncodec.lobes.quantization.pitch_column import (
     PitchColumnQuantizer,
     codes_to_pitch,
     pitch_to_codes,

@@ -1,0 +1,181 @@
+"""One codebook learned by exponential moving averages.
+
+The codebook follows the EMA of the vectors assigned to each code (as in
+VQ-VAE-2, SoundStream and EnCodec), initialised by k-means on the first
+training batch. Codes that go unused for ``dead_code_steps`` training steps
+are restarted on random vectors of the current batch.
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import torch
+
+from speechbrain_rnncodec.utils.distributed import all_reduce, broadcast
+
+
+def kmeans(vectors, num_clusters, iters=10):
+    """Plain k-means; returns centroids [num_clusters, D].
+
+    Arguments
+    ---------
+    vectors : torch.Tensor
+        Data [N, D]. When N < num_clusters, centroids repeat data points.
+    num_clusters : int
+        Number of centroids.
+    iters : int
+        Lloyd iterations.
+
+    Returns
+    -------
+    torch.Tensor
+        Centroids.
+
+    Example
+    -------
+    >>> centroids = kmeans(torch.randn(100, 4), 8)
+    >>> centroids.shape
+    torch.Size([8, 4])
+    """
+    n = vectors.shape[0]
+    if n < num_clusters:
+        idx = torch.randint(0, n, (num_clusters,), device=vectors.device)
+        centroids = vectors[idx].clone()
+    else:
+        # k-means++ seeding: each new centroid is drawn with probability
+        # proportional to its squared distance to the nearest one so far, so
+        # Lloyd's iterations do not start with several centroids in one
+        # cluster and none in another (a local minimum they cannot leave).
+        centroids = vectors.new_empty(num_clusters, vectors.shape[1])
+        centroids[0] = vectors[torch.randint(0, n, (), device=vectors.device)]
+        nearest = (vectors - centroids[0]).pow(2).sum(1)
+        for i in range(1, num_clusters):
+            # The tiny floor keeps the weights valid when all points coincide.
+            pick = torch.multinomial(nearest + 1e-20, 1)[0]
+            centroids[i] = vectors[pick]
+            nearest = torch.minimum(nearest, (vectors - centroids[i]).pow(2).sum(1))
+    for _ in range(iters):
+        assign = torch.cdist(vectors, centroids).argmin(dim=1)
+        counts = torch.bincount(assign, minlength=num_clusters)
+        sums = torch.zeros_like(centroids).index_add_(0, assign, vectors)
+        filled = counts > 0
+        centroids[filled] = sums[filled] / counts[filled, None]
+    return centroids
+
+
+class EMAVectorQuantizer(torch.nn.Module):
+    """One codebook, learned by exponential moving averages.
+
+    Arguments
+    ---------
+    dim : int
+        Vector size.
+    codebook_size : int
+        Number of codes.
+    decay : float
+        EMA decay of the code statistics.
+    kmeans_iters : int
+        Iterations of the k-means initialisation (0: random init).
+    dead_code_steps : int
+        A code unused for this many training steps is restarted.
+    epsilon : float
+        Laplace smoothing of the code counts.
+
+    Example
+    -------
+    >>> vq = EMAVectorQuantizer(dim=4, codebook_size=16)
+    >>> codes = vq.encode(torch.randn(10, 4))
+    >>> vq.decode(codes).shape
+    torch.Size([10, 4])
+    """
+
+    def __init__(
+        self,
+        dim,
+        codebook_size,
+        decay=0.99,
+        kmeans_iters=10,
+        dead_code_steps=20,
+        epsilon=1e-5,
+    ):
+        super().__init__()
+        self.codebook_size = codebook_size
+        self.decay = decay
+        self.kmeans_iters = kmeans_iters
+        self.dead_code_steps = dead_code_steps
+        self.epsilon = epsilon
+        self.register_buffer("initialized", torch.tensor(kmeans_iters == 0))
+        self.register_buffer("codebook", torch.randn(codebook_size, dim))
+        # EMA of code counts; the EMA of vector sums is codebook * counts
+        # (smoothed), so it needs no buffer of its own.
+        self.register_buffer("cluster_size", torch.ones(codebook_size))
+        self.register_buffer(
+            "unused_steps", torch.zeros(codebook_size, dtype=torch.long)
+        )
+
+    def encode(self, x):
+        """Index of the nearest code for each vector of ``x`` [N, D]."""
+        # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; ||x||^2 is constant per row.
+        dist = self.codebook.pow(2).sum(1) - 2 * x @ self.codebook.t()
+        return dist.argmin(dim=1)
+
+    def decode(self, codes):
+        """Code vectors for indices ``codes`` (any shape)."""
+        return torch.nn.functional.embedding(codes, self.codebook)
+
+    def _smoothed_counts(self):
+        """Code counts with Laplace smoothing (no code has count zero)."""
+        total = self.cluster_size.sum()
+        size = self.codebook_size
+        return (
+            (self.cluster_size + self.epsilon) / (total + size * self.epsilon) * total
+        )
+
+    @torch.no_grad()
+    def initialize(self, x):
+        """Sets the codebook to k-means centroids of ``x`` [N, D].
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Vectors of the first training batch.
+        """
+        centroids = broadcast(kmeans(x, self.codebook_size, self.kmeans_iters))
+        self.codebook.copy_(centroids)
+        self.cluster_size.fill_(1.0)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def update(self, x, codes):
+        """EMA update and dead-code restart from a batch.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Vectors of the batch [N, D] (only the frames this stage used).
+        codes : torch.Tensor
+            Their codes [N].
+
+        Returns
+        -------
+        int
+            Number of dead codes restarted.
+        """
+        onehot = torch.nn.functional.one_hot(codes, self.codebook_size).type(x.dtype)
+        counts = all_reduce(onehot.sum(0))
+        sums = all_reduce(onehot.t() @ x)
+        embed_sum = self.codebook * self._smoothed_counts()[:, None]
+        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        self.codebook.copy_(embed_sum / self._smoothed_counts()[:, None])
+
+        self.unused_steps.add_(1).masked_fill_(counts > 0, 0)
+        dead = self.unused_steps >= self.dead_code_steps
+        n_dead = int(dead.sum())
+        if n_dead:
+            picks = torch.randint(0, x.shape[0], (n_dead,), device=x.device)
+            fresh = broadcast(x[picks].clone())
+            self.codebook[dead] = fresh
+            self.cluster_size[dead] = 1.0
+            self.unused_steps[dead] = 0
+        return n_dead

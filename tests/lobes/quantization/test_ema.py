@@ -1,0 +1,28 @@
+"""Tests for the EMA codebook."""
+
+import torch
+
+from speechbrain_rnncodec.lobes.quantization.ema import EMAVectorQuantizer
+
+
+def test_ema_update_moves_code_towards_assigned_mean():
+    vq = EMAVectorQuantizer(
+        dim=2, codebook_size=2, decay=0.5, kmeans_iters=0, dead_code_steps=1000
+    )
+    start = torch.tensor([[0.0, 0.0], [10.0, 10.0]])
+    vq.cluster_size.fill_(1.0)
+    vq.codebook.copy_(start)
+    torch.manual_seed(0)
+    x = torch.tensor([1.0, 2.0]) + 0.1 * torch.randn(8, 2)
+    codes = vq.encode(x)
+    assert torch.all(codes == 0)
+    vq.update(x, codes)
+    mean = x.mean(0)
+    # cluster size 0.5 * 1 + 0.5 * 8, sum 0.5 * 0 + 0.5 * 8 * mean
+    torch.testing.assert_close(vq.codebook[0], 4.0 / 4.5 * mean, atol=1e-3, rtol=0)
+    assert (vq.codebook[0] - mean).norm() < (start[0] - mean).norm()
+    torch.testing.assert_close(vq.codebook[1], start[1], atol=1e-3, rtol=0)
+    # Repeated updates converge on the mean.
+    for _ in range(20):
+        vq.update(x, vq.encode(x))
+    torch.testing.assert_close(vq.codebook[0], mean, atol=1e-3, rtol=0)
