@@ -129,6 +129,28 @@ def test_a_sent_pitch_takes_a_regression_correction():
         SourceFilterDecoder(
             latent_dim=8, hidden_size=16, pitch_input=True, pitch_bins=96
         )
+    with pytest.raises(ValueError, match="pitch_anchor"):
+        SourceFilterDecoder(
+            latent_dim=8, hidden_size=16, pitch_input=True, pitch_anchor=4
+        )
+
+
+@pytest.mark.parametrize("anchor", [0, 1, 3])
+def test_the_sent_f0_is_reached_at_the_anchor_and_held_after_it(anchor):
+    decoder = SourceFilterDecoder(
+        latent_dim=8, hidden_size=16, pitch_input=True, pitch_anchor=anchor
+    ).eval()
+    with torch.no_grad():
+        decoder.pitch_head.weight.zero_()
+        decoder.pitch_head.bias.zero_()
+    sent = torch.tensor([[5.0, 1.0], [5.4, 1.0]])
+    latents = torch.cat([torch.zeros(2, 8), sent], dim=1)[None]
+    with torch.no_grad():
+        _, state = decoder(latents)
+    track = state.pitch[0, 4:, 0]  # the second frame: from 5.0 to 5.4
+    steps = torch.arange(1, 5)
+    expected = 5.0 + 0.4 * (steps / (anchor + 1)).clamp(max=1.0)
+    assert torch.allclose(track, expected)
 
 
 def test_code_values_add_up_to_the_decoded_output():
