@@ -231,9 +231,10 @@ def pitch_diagnostics(codec, wavs, bitrate):
 
     The decoder's predicted F0 and voicing are scored against the reference
     tracker (:class:`~speechbrain_rnncodec.training.pitch.ReferencePitch`); the same
-    tokens are decoded once with the predicted and once with the reference
-    pitch driving the excitation, so the PESQ-WB gap is the price of the
-    pitch errors. Where PyPI's ``pyworld`` is installed, the reference
+    tokens are decoded with the predicted pitch, with the reference pitch,
+    and with each half of the reference (F0 or voicing) in place of the
+    predicted one driving the excitation, so the PESQ-WB gaps are the price
+    of the F0 and of the voicing errors. Where PyPI's ``pyworld`` is installed, the reference
     itself is scored against WORLD's harvest (F0 errors on the frames both
     call voiced, voicing on all), and both trackers are timed.
 
@@ -274,11 +275,22 @@ def pitch_diagnostics(codec, wavs, bitrate):
         target = pitch_targets(track, 0, n_frames, dec.hop_length)[None]
         with torch.no_grad():
             decoded = codec.codec(wav[None], num_quantizers)
-            out_pred = decoded.wav
-            out_ref = codec.codec(wav[None], num_quantizers, teacher_pitch=target).wav
-        predicted.append(decoded.decoder_state.pitch[0])
+            pitch = decoded.decoder_state.pitch
+            # Each of the decoder's own F0 and voicing swapped for the reference's.
+            own_f0 = torch.stack([pitch[..., 0], target[..., 1]], dim=-1)
+            own_voicing = torch.stack([target[..., 0], pitch[..., 1].sigmoid()], dim=-1)
+            outputs = {"predicted pitch": decoded.wav}
+            for what, teacher in (
+                ("reference pitch", target),
+                ("predicted F0, reference voicing", own_f0),
+                ("reference F0, predicted voicing", own_voicing),
+            ):
+                outputs[what] = codec.codec(
+                    wav[None], num_quantizers, teacher_pitch=teacher
+                ).wav
+        predicted.append(pitch[0])
         reference.append(target[0])
-        for what, out in (("predicted pitch", out_pred), ("reference pitch", out_ref)):
+        for what, out in outputs.items():
             scores.setdefault(what, []).append(
                 (
                     float(pesq_wb(out, wav[None], torch.ones(1))[0]),

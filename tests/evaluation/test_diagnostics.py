@@ -109,6 +109,7 @@ def test_bench_pitch_command(source_filter_codec, monkeypatch, capsys):
     assert "2 utterances" in out and "1.5 kbps" in out
     assert "decoded with the predicted pitch" in out
     assert "decoded with the reference pitch" in out
+    assert "decoded with the reference F0, predicted voicing" in out
     assert "tracker FCPE (reference)" in out
 
 
