@@ -131,6 +131,12 @@ def bench_pitch(args, codec):
         f"{100 * err['gross']:.1f} %, fine error {err['cents']:.1f} cents "
         f"(median), voicing errors {100 * err['voicing']:.1f} %"
     )
+    for r in result["sent"]:
+        print(
+            f"sent F0 against the reference {r['ms']} ms into the frame: gross "
+            f"{100 * r['gross']:.1f} %, fine {r['cents']:.1f} cents (frames both "
+            f"call voiced), voicing {100 * r['voicing']:.1f} %"
+        )
     print(f"{'what is decoded':>48} {'PESQ-WB':>8} {'STOI':>6}")
     for r in result["rows"]:
         print(f"{r['what']:>48} {r['pesq']:>8.3f} {r['stoi']:>6.3f}")

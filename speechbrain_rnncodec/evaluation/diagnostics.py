@@ -16,6 +16,10 @@ import time
 
 import torch
 
+from speechbrain_rnncodec.lobes.quantization.pitch_column import (
+    PitchColumnQuantizer,
+    codes_to_pitch,
+)
 from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi
 from speechbrain_rnncodec.training.pitch import (
     ReferencePitch,
@@ -230,13 +234,15 @@ def pitch_diagnostics(codec, wavs, bitrate):
     """How good the decoder's pitch is, and what its errors cost.
 
     The decoder's predicted F0 and voicing are scored against the reference
-    tracker (:class:`~speechbrain_rnncodec.training.pitch.ReferencePitch`); the same
-    tokens are decoded with the predicted pitch, with the reference pitch,
-    and with each half of the reference (F0 or voicing) in place of the
-    predicted one driving the excitation, so the PESQ-WB gaps are the price
-    of the F0 and of the voicing errors. Where PyPI's ``pyworld`` is installed, the reference
-    itself is scored against WORLD's harvest (F0 errors on the frames both
-    call voiced, voicing on all), and both trackers are timed.
+    tracker (:class:`~speechbrain_rnncodec.training.pitch.ReferencePitch`);
+    the same tokens are decoded with the predicted pitch, with the reference
+    pitch, and with each half of the reference (F0 or voicing) in place of
+    the predicted one driving the excitation, so the PESQ-WB gaps are the
+    price of the F0 and of the voicing errors. A model that sends the pitch
+    also has its sent F0 scored (:func:`sent_pitch_offsets`). Where PyPI's
+    ``pyworld`` is installed, the reference itself is scored against
+    WORLD's harvest (F0 errors on the frames both call voiced, voicing on
+    all), and both trackers are timed.
 
     Arguments
     ---------
@@ -298,10 +304,12 @@ def pitch_diagnostics(codec, wavs, bitrate):
                 )
             )
     seconds = sum(len(w) for w in wavs) / codec.sample_rate
+    sent = sent_pitch_offsets(codec, wavs, reference, num_quantizers)
     trackers = [{"name": "FCPE (reference)", "x_realtime": seconds / tracking}]
     trackers += _against_harvest(trackers[0], wavs, tracks, codec.sample_rate)
     return {
         "decoder": pitch_errors(torch.cat(predicted), torch.cat(reference)),
+        "sent": sent,
         "rows": [
             {
                 "what": f"decoded with the {what}",
@@ -312,6 +320,53 @@ def pitch_diagnostics(codec, wavs, bitrate):
         ],
         "trackers": trackers,
     }
+
+
+def sent_pitch_offsets(codec, wavs, references, num_quantizers):
+    """The sent F0 of a pitch-column model against the reference at several
+    times of its frame (a causal encoder tracks some better than others).
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        A loaded codec.
+    wavs : list of torch.Tensor
+        Utterances [T], whole frames.
+    references : list of torch.Tensor
+        Their reference pitch at the decoder's STFT frames [N, 2].
+    num_quantizers : int
+        Code columns.
+
+    Returns
+    -------
+    list of dict
+        Per time (``ms`` into the frame: 0, 5, 10, 20) the
+        :func:`~speechbrain_rnncodec.training.pitch.pitch_errors` of the
+        sent F0 (F0 errors on the frames both call voiced, voicing on all);
+        empty for a model that sends no pitch.
+    """
+    quantizer = codec.mods.quantizer
+    if not isinstance(quantizer, PitchColumnQuantizer):
+        return []
+    decoder = codec.mods.decoder
+    per_frame = decoder.frames_per_step
+    hop_ms = 1000 * decoder.hop_length / codec.sample_rate
+    sent = []
+    for wav in wavs:
+        codes = codec.codec.encode(wav[None], num_quantizers)[0, :, 0].cpu()
+        pitch = codes_to_pitch(codes, quantizer.codebook_size)
+        sent.append(torch.stack([pitch[:, 0], 2 * pitch[:, 1] - 1], dim=-1))
+    rows = []
+    for frame in (-1, 0, 1, per_frame - 1):  # the reference at its end
+        at = [
+            ref[(torch.arange(len(s)) * per_frame + frame).clamp(min=0)]
+            for s, ref in zip(sent, references, strict=True)
+        ]
+        predicted, target = torch.cat(sent), torch.cat(at)
+        errors = pitch_errors(predicted, target, predicted[:, 1] > 0)
+        errors["voicing"] = pitch_errors(predicted, target)["voicing"]
+        rows.append({"ms": round((frame + 1) * hop_ms), **errors})
+    return rows
 
 
 def _against_harvest(reference_row, wavs, tracks, sample_rate):

@@ -83,14 +83,13 @@ def test_bench_phase_command(codec, monkeypatch, capsys):
     assert "0-200 Hz" in out and "3200-8000 Hz" in out
 
 
-@pytest.fixture(scope="module")
-def source_filter_codec(tmp_path_factory):
-    """An untrained source-filter model in a hub folder (random weights)."""
+def untrained_hub_model(tmp_path_factory, yaml_name):
+    """An untrained model of a shipped hub yaml in a hub folder."""
     from hyperpyyaml import load_hyperpyyaml
 
     from speechbrain_rnncodec.inference.export import export_checkpoint
 
-    hparams_file = ROOT / "hparams" / "rnn_sf_16k.yaml"
+    hparams_file = ROOT / "hparams" / yaml_name
     ckpt = tmp_path_factory.mktemp("ckpt")
     torch.manual_seed(0)
     with open(hparams_file, encoding="utf-8") as fin:
@@ -99,6 +98,24 @@ def source_filter_codec(tmp_path_factory):
         torch.save(module.state_dict(), ckpt / f"{name}.ckpt")
     hub = export_checkpoint(ckpt, hparams_file, tmp_path_factory.mktemp("hub") / "sf")
     return RNNCodec.from_hparams(source=str(hub))
+
+
+@pytest.fixture(scope="module")
+def source_filter_codec(tmp_path_factory):
+    """An untrained source-filter model in a hub folder (random weights)."""
+    return untrained_hub_model(tmp_path_factory, "rnn_sf_16k.yaml")
+
+
+def test_bench_pitch_scores_the_sent_f0_of_a_pitch_column_model(
+    tmp_path_factory, monkeypatch, capsys
+):
+    codec = untrained_hub_model(tmp_path_factory, "rnn_sf_pitch_16k.yaml")
+    monkeypatch.setattr(common, "load_model", lambda args: codec)
+    args = ["bench", "--pitch", str(DEV), "--max-utterances", "1", "--seconds", "1"]
+    assert cli.main(args + ["--bitrate", "1.5"]) == 0
+    out = capsys.readouterr().out
+    for ms in (0, 5, 10, 20):
+        assert f"sent F0 against the reference {ms} ms into the frame" in out
 
 
 def test_bench_pitch_command(source_filter_codec, monkeypatch, capsys):
@@ -110,6 +127,7 @@ def test_bench_pitch_command(source_filter_codec, monkeypatch, capsys):
     assert "decoded with the predicted pitch" in out
     assert "decoded with the reference pitch" in out
     assert "decoded with the reference F0, predicted voicing" in out
+    assert "sent F0" not in out  # it predicts its pitch
     assert "tracker FCPE (reference)" in out
 
 
