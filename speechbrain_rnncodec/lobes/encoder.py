@@ -106,6 +106,12 @@ class RNNEncoder(torch.nn.Module):
         log-spaced F0 bins at the frame's end), for a bottleneck that sends
         the pitch (:class:`~speechbrain_rnncodec.lobes.quantization.
         pitch_column.PitchColumnQuantizer`).
+    pitch_lags : list of int, optional
+        With ``pitch_bins``: the pitch head also reads the normalised
+        autocorrelation of each frame's newest STFT window at lags
+        ``pitch_lags[0]`` to ``pitch_lags[1]`` samples (e.g. 20-320: 800-50
+        Hz), as classic pitch trackers do, through a hidden layer. None: a
+        linear head on the recurrent stack.
 
     Example
     -------
@@ -128,6 +134,7 @@ class RNNEncoder(torch.nn.Module):
         rnn_type="lstm",
         compress_exponent=0.3,
         pitch_bins=0,
+        pitch_lags=None,
     ):
         super().__init__()
         self.stft = CausalSTFT(n_fft, hop_length)
@@ -139,9 +146,18 @@ class RNNEncoder(torch.nn.Module):
         self.input_norm = torch.nn.LayerNorm(hidden_size)
         self.rnn = ResidualRNN(hidden_size, num_layers, rnn_type)
         self.output_proj = torch.nn.Linear(hidden_size, latent_dim)
-        self.pitch_head = (
-            torch.nn.Linear(hidden_size, 1 + pitch_bins) if pitch_bins else None
-        )
+        self.pitch_lags = pitch_lags if pitch_bins else None
+        if self.pitch_lags:
+            lags = pitch_lags[1] - pitch_lags[0] + 1
+            self.pitch_head = torch.nn.Sequential(
+                torch.nn.Linear(hidden_size + lags, hidden_size),
+                torch.nn.GELU(),
+                torch.nn.Linear(hidden_size, 1 + pitch_bins),
+            )
+        else:
+            self.pitch_head = (
+                torch.nn.Linear(hidden_size, 1 + pitch_bins) if pitch_bins else None
+            )
         self.output_dim = latent_dim + (1 + pitch_bins if pitch_bins else 0)
 
     def features(self, spec):
@@ -161,6 +177,27 @@ class RNNEncoder(torch.nn.Module):
         log_mag = 0.5 * (real.square() + imag.square()).clamp(min=1e-10).log()
         scale = torch.exp((self.compress_exponent - 1) * log_mag)
         return torch.cat([log_mag, real * scale, imag * scale], dim=-1)
+
+    def autocorrelation(self, spec):
+        """Normalised autocorrelation at ``pitch_lags`` of STFT frames.
+
+        Arguments
+        ---------
+        spec : torch.Tensor
+            Complex frames [B, T, bins] of the ``n_fft`` window.
+
+        Returns
+        -------
+        torch.Tensor
+            [B, T, lags], 1 at lag 0 (linear, not circular: the windowed
+            frame is zero-padded to twice its length).
+        """
+        n_fft = self.stft.n_fft
+        frames = torch.fft.irfft(spec, n=n_fft, dim=-1)
+        power = torch.fft.rfft(frames, n=2 * n_fft, dim=-1).abs().square()
+        lags = torch.fft.irfft(power, dim=-1)
+        low, high = self.pitch_lags
+        return lags[..., low : high + 1] / lags[..., :1].clamp(min=1e-8)
 
     def forward(self, wav, state=None):
         """Encodes ``wav`` [B, T], T a multiple of ``samples_per_frame``.
@@ -196,5 +233,8 @@ class RNNEncoder(torch.nn.Module):
         x, rnn_state = self.rnn(x, rnn_state)
         latents = self.output_proj(x)
         if self.pitch_head is not None:
+            if self.pitch_lags:
+                newest = spec[:, self.frames_per_step - 1 :: self.frames_per_step]
+                x = torch.cat([x, self.autocorrelation(newest)], dim=-1)
             latents = torch.cat([latents, self.pitch_head(x)], dim=-1)
         return latents, (history, rnn_state)

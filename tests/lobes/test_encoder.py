@@ -121,3 +121,19 @@ def test_rnn_types_train(rnn_type):
 def test_invalid_rnn_type():
     with pytest.raises(ValueError, match="rnn_type"):
         RNNEncoder(hidden_size=16, latent_dim=8, rnn_type="transformer")
+
+
+def test_the_pitch_head_can_read_the_autocorrelation_of_the_newest_window():
+    import math
+
+    enc = RNNEncoder(hidden_size=16, latent_dim=8, pitch_bins=12, pitch_lags=[20, 320])
+    t = torch.arange(16000) / 16000
+    tone = sum(torch.sin(2 * math.pi * 200 * k * t) / k for k in (1, 2, 3))[None]
+    latents, _ = enc(tone)
+    assert latents.shape == (1, 50, 8 + 13) == (1, 50, enc.output_dim)
+    spec, _ = enc.stft(tone)
+    lags = enc.autocorrelation(spec[:, 1::2])
+    assert lags.shape == (1, 50, 301)
+    # 200 Hz: a period of 80 samples, lag index 80 - 20.
+    assert (lags[0, 5:].argmax(dim=-1) == 60).all()
+    assert lags.abs().max() <= 1.0 + 1e-5
