@@ -1,8 +1,8 @@
 """The source of the source-filter decoder, and its pitch: a band-limited
 harmonic excitation from a float64 phase accumulator driven by F0, the
-mel-band to bin interpolation of its envelopes, and the F0 bins of a
+mel-band to bin interpolation of its envelopes, the F0 bins of a
 classification pitch head (CREPE-style targets, read back with sub-bin
-resolution).
+resolution), and the F0 track of a sent pitch column.
 
 Authors
  * speechbrain_rnncodec team 2026
@@ -193,3 +193,60 @@ def band_interpolation(n_bands, n_bins, sample_rate):
         [np.interp(bins_mel, centres, np.eye(n_bands)[b]) for b in range(n_bands)]
     )
     return torch.from_numpy(weights).float()
+
+
+def sent_pitch_track(sent, start, frames_per_step, anchor):
+    """The log F0 track at STFT frames of a sent pitch column.
+
+    Each latent frame's sent F0 is the pitch at the end of its STFT frame
+    ``anchor``: the track glides linearly to it from the previous frame's
+    value (when that one was voiced; an onset starts on its own value) and
+    holds it in the STFT frames after the anchor, which the next frame's
+    value cannot reach without a delay. Unvoiced frames hold the last
+    voiced value.
+
+    Arguments
+    ---------
+    sent : torch.Tensor
+        Sent log F0 and voicing (1.0 or 0.0) per latent frame [B, T', 2].
+    start : torch.Tensor
+        The held log F0 and voicing of the frame before [B, 2].
+    frames_per_step : int
+        STFT frames per latent frame.
+    anchor : int
+        The STFT frame (0 ... ``frames_per_step - 1``) whose end the sent
+        F0 describes.
+
+    Returns
+    -------
+    track : torch.Tensor
+        Log F0 at the end of each STFT frame [B, T' * frames_per_step].
+    last : torch.Tensor
+        The held log F0 and voicing of the last frame [B, 2].
+
+    Example
+    -------
+    >>> sent = torch.tensor([[[5.0, 1.0], [0.0, 0.0], [5.5, 1.0], [5.0, 1.0]]])
+    >>> track, last = sent_pitch_track(sent, torch.tensor([[4.0, 0.0]]), 2, 1)
+    >>> track.tolist(), last.tolist()
+    ([[5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.25, 5.0]], [[5.0, 1.0]])
+    >>> sent_pitch_track(sent, torch.tensor([[4.0, 0.0]]), 2, 0)[0].tolist()
+    [[5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.0, 5.0]]
+    """
+    log_f0, voiced = sent.unbind(dim=-1)
+    steps = torch.arange(sent.shape[1], device=sent.device)
+    last_voiced = torch.where(voiced > 0.5, steps, -1).cummax(dim=1).values
+    held = torch.where(
+        last_voiced >= 0,
+        log_f0.gather(1, last_voiced.clamp(min=0)),
+        start[:, :1],
+    )
+    prev = torch.cat([start[:, :1], held[:, :-1]], dim=1)
+    prev_voiced = torch.cat([start[:, 1:], voiced[:, :-1]], dim=1) > 0.5
+    prev = torch.where(prev_voiced, prev, held)
+    steps_in = torch.arange(1, frames_per_step + 1, device=sent.device)
+    fraction = (steps_in / (anchor + 1)).clamp(max=1.0)
+    track = prev[..., None] + (held - prev)[..., None] * fraction
+    if sent.shape[1] == 0:
+        return track.flatten(1), start
+    return track.flatten(1), torch.stack([held[:, -1], voiced[:, -1]], dim=-1)

@@ -34,6 +34,7 @@ from speechbrain_rnncodec.lobes.excitation import (
     harmonic_excitation,
     pitch_bin_loss,
     pitch_from_bins,
+    sent_pitch_track,
 )
 from speechbrain_rnncodec.lobes.rnn import ResidualRNN
 
@@ -62,63 +63,6 @@ for analysis; ``pitch_logits``: with a classification pitch head, this
 call's scores of the F0 bins [B, N, pitch_bins] (None otherwise);
 ``sent_pitch``: with ``pitch_input``, the held sent log F0 and the
 voicing of the last frame [B, 2]."""
-
-
-def sent_pitch_track(sent, start, frames_per_step, anchor):
-    """The log F0 track at STFT frames of a sent pitch column.
-
-    Each latent frame's sent F0 is the pitch at the end of its STFT frame
-    ``anchor``: the track glides linearly to it from the previous frame's
-    value (when that one was voiced; an onset starts on its own value) and
-    holds it in the STFT frames after the anchor, which the next frame's
-    value cannot reach without a delay. Unvoiced frames hold the last
-    voiced value.
-
-    Arguments
-    ---------
-    sent : torch.Tensor
-        Sent log F0 and voicing (1.0 or 0.0) per latent frame [B, T', 2].
-    start : torch.Tensor
-        The held log F0 and voicing of the frame before [B, 2].
-    frames_per_step : int
-        STFT frames per latent frame.
-    anchor : int
-        The STFT frame (0 ... ``frames_per_step - 1``) whose end the sent
-        F0 describes.
-
-    Returns
-    -------
-    track : torch.Tensor
-        Log F0 at the end of each STFT frame [B, T' * frames_per_step].
-    last : torch.Tensor
-        The held log F0 and voicing of the last frame [B, 2].
-
-    Example
-    -------
-    >>> sent = torch.tensor([[[5.0, 1.0], [0.0, 0.0], [5.5, 1.0], [5.0, 1.0]]])
-    >>> track, last = sent_pitch_track(sent, torch.tensor([[4.0, 0.0]]), 2, 1)
-    >>> track.tolist(), last.tolist()
-    ([[5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.25, 5.0]], [[5.0, 1.0]])
-    >>> sent_pitch_track(sent, torch.tensor([[4.0, 0.0]]), 2, 0)[0].tolist()
-    [[5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.0, 5.0]]
-    """
-    log_f0, voiced = sent.unbind(dim=-1)
-    steps = torch.arange(sent.shape[1], device=sent.device)
-    last_voiced = torch.where(voiced > 0.5, steps, -1).cummax(dim=1).values
-    held = torch.where(
-        last_voiced >= 0,
-        log_f0.gather(1, last_voiced.clamp(min=0)),
-        start[:, :1],
-    )
-    prev = torch.cat([start[:, :1], held[:, :-1]], dim=1)
-    prev_voiced = torch.cat([start[:, 1:], voiced[:, :-1]], dim=1) > 0.5
-    prev = torch.where(prev_voiced, prev, held)
-    steps_in = torch.arange(1, frames_per_step + 1, device=sent.device)
-    fraction = (steps_in / (anchor + 1)).clamp(max=1.0)
-    track = prev[..., None] + (held - prev)[..., None] * fraction
-    if sent.shape[1] == 0:
-        return track.flatten(1), start
-    return track.flatten(1), torch.stack([held[:, -1], voiced[:, -1]], dim=-1)
 
 
 class SourceFilterDecoder(torch.nn.Module):
@@ -171,9 +115,10 @@ class SourceFilterDecoder(torch.nn.Module):
         The latents end with the sent log F0 and voicing of each frame
         (:class:`~speechbrain_rnncodec.lobes.quantization.pitch_column.
         PitchColumnQuantizer`): the F0 glides from the last voiced sent
-        value to this frame's (:func:`sent_pitch_track`; held through
-        unvoiced frames), and the pitch head predicts only a bounded
-        correction (within ``PITCH_CORRECTION`` in log F0) and the voicing.
+        value to this frame's (held through unvoiced frames; :func:`~
+        speechbrain_rnncodec.lobes.excitation.sent_pitch_track`), and the
+        pitch head predicts only a bounded correction (within
+        ``PITCH_CORRECTION`` in log F0) and the voicing.
     pitch_anchor : int, optional
         With ``pitch_input``: the STFT frame of each latent frame whose end
         the sent F0 describes (default: the last). A causal encoder tracks
@@ -238,31 +183,45 @@ class SourceFilterDecoder(torch.nn.Module):
             torch.nn.init.zeros_(self.pitch_proj.bias)
         self.rnn = ResidualRNN(hidden_size, num_layers, rnn_type)
         self.output_norm = torch.nn.LayerNorm(hidden_size)
-        # Per STFT frame: F0 (a log F0, or scores of F0 bins) and a voicing
-        # logit; harmonic and noise envelopes.
+        self._build_heads(hidden_size, pitch_bins)
+        self._build_tables(noise_seed)
+        self.stft = CausalSTFT(n_fft, hop_length)
+        self.istft = OverlapAddISTFT(n_fft, hop_length)
+
+    def _build_heads(self, hidden_size, pitch_bins):
+        """The per-STFT-frame heads: pitch controls (a log F0, F0-bin scores
+        or a correction of the sent F0, and a voicing logit), the harmonic
+        and noise envelopes, and the complex residual."""
         self.pitch_bins = pitch_bins
         self.pitch_head = torch.nn.Linear(
-            hidden_size, frames_per_step * (1 + max(1, pitch_bins))
+            hidden_size, self.frames_per_step * (1 + max(1, pitch_bins))
         )
-        self.envelope_head = torch.nn.Linear(hidden_size, frames_per_step * 2 * n_bands)
+        self.envelope_head = torch.nn.Linear(
+            hidden_size, self.frames_per_step * 2 * self.n_bands
+        )
         with torch.no_grad():
-            if not (pitch_bins or pitch_input):
-                self.pitch_head.bias.view(frames_per_step, 2)[:, 0] = math.log(150.0)
+            if not (pitch_bins or self.pitch_input):
+                self.pitch_head.bias.view(self.frames_per_step, 2)[:, 0] = math.log(
+                    150.0
+                )
             self.envelope_head.bias.fill_(-4.0)
         self.register_buffer(
             "pitch_centres",
             torch.linspace(math.log(F0_MIN), math.log(F0_MAX), max(1, pitch_bins)),
             persistent=False,
         )
-        if residual:  # starts at zero: the excitation speaks first
+        if self.residual:  # starts at zero: the excitation speaks first
             self.residual_head = torch.nn.Linear(
-                hidden_size, frames_per_step * 2 * self.n_bins
+                hidden_size, self.frames_per_step * 2 * self.n_bins
             )
             torch.nn.init.zeros_(self.residual_head.weight)
             torch.nn.init.zeros_(self.residual_head.bias)
+
+    def _build_tables(self, noise_seed):
+        """The band-to-bin interpolation and the seeded noise table."""
         self.register_buffer(
             "band_to_bin",
-            band_interpolation(n_bands, self.n_bins, sample_rate),
+            band_interpolation(self.n_bands, self.n_bins, self.sample_rate),
             persistent=False,
         )
         generator = torch.Generator().manual_seed(noise_seed)
@@ -271,8 +230,6 @@ class SourceFilterDecoder(torch.nn.Module):
             torch.randn(self.NOISE_TABLE, generator=generator),
             persistent=False,
         )
-        self.stft = CausalSTFT(n_fft, hop_length)
-        self.istft = OverlapAddISTFT(n_fft, hop_length)
 
     def per_frame(self, layer, x):
         """``layer(x)``, one latent frame at a time outside training.
@@ -381,57 +338,15 @@ class SourceFilterDecoder(torch.nn.Module):
         batch, steps, _ = latents.shape
         if state is None:
             state = self.initial_state(batch, latents.device)
-        sent, sent_pitch = None, state.sent_pitch
-        if self.pitch_input:
-            latents, sent = latents[..., :-2], latents[..., -2:].float()
-        x = self.per_frame(self.input_proj, latents)
-        if sent is not None:
-            features = sent - sent.new_tensor([math.log(150.0), 0.0])
-            x = x + self.per_frame(self.pitch_proj, features)
-        x, rnn_state = self.rnn(x, state.rnn)
-        x = self.output_norm(x)
+        x, rnn_state, sent = self._trunk(latents, state)
         n_frames = steps * self.frames_per_step
-        raw = self.per_frame(self.pitch_head, x).float().reshape(batch, n_frames, -1)
-        pitch, pitch_logits = raw, None
-        if self.pitch_bins:
-            pitch_logits = raw[..., : self.pitch_bins]
-            log_f0 = pitch_from_bins(pitch_logits, self.pitch_centres)
-            pitch = torch.stack([log_f0, raw[..., -1]], dim=-1)
-        elif sent is not None:
-            base, sent_pitch = sent_pitch_track(
-                sent, sent_pitch, self.frames_per_step, self.pitch_anchor
-            )
-            log_f0 = base + self.PITCH_CORRECTION * torch.tanh(raw[..., 0])
-            pitch = torch.stack([log_f0, raw[..., 1]], dim=-1)
-        envelopes = self.envelope_head(x).float().reshape(batch, n_frames, -1)
-        harmonic_gain, noise_gain = envelopes.split(self.n_bands, dim=-1)
+        pitch, pitch_logits, sent_pitch = self._pitch_controls(x, sent, state)
         if teacher_pitch is not None:
             log_f0, voicing = teacher_pitch[:, :n_frames].unbind(dim=-1)
         else:
             log_f0, voicing = pitch[..., 0], torch.sigmoid(pitch[..., 1])
         f0 = log_f0.detach().exp().clamp(F0_MIN, F0_MAX)
-        harmonic, noise, phase = self.excitation(f0, state)
-        if not self.noise:
-            noise = torch.zeros_like(noise)
-        history = state.history
-        if history is None:
-            history = harmonic.new_zeros(2 * batch, self.stft.n_fft - self.hop_length)
-        source, history = self.stft(torch.cat([harmonic, noise]), history)
-        harmonic_spec, noise_spec = source.chunk(2)
-        gains = torch.stack([harmonic_gain, noise_gain]).clamp(max=10.0).exp()
-        gains = gains @ self.band_to_bin
-        spec = (
-            harmonic_spec * gains[0] * voicing.detach()[..., None]
-            + noise_spec * gains[1]
-        )
-        if self.residual:
-            real, imag = (
-                self.residual_head(x)
-                .float()
-                .reshape(batch, n_frames, 2, self.n_bins)
-                .unbind(dim=2)
-            )
-            spec = spec + torch.complex(real, imag)
+        spec, history, phase = self._filtered_source(x, f0, voicing.detach(), state)
         new_state = SourceFilterState(
             rnn=rnn_state,
             tail=state.tail,
@@ -444,6 +359,65 @@ class SourceFilterDecoder(torch.nn.Module):
             sent_pitch=sent_pitch,
         )
         return spec, new_state
+
+    def _trunk(self, latents, state):
+        """The recurrent stack's output [B, T', H] and state, and the sent
+        pitch channels [B, T', 2] (None without ``pitch_input``)."""
+        sent = None
+        if self.pitch_input:
+            latents, sent = latents[..., :-2], latents[..., -2:].float()
+        x = self.per_frame(self.input_proj, latents)
+        if sent is not None:
+            features = sent - sent.new_tensor([math.log(150.0), 0.0])
+            x = x + self.per_frame(self.pitch_proj, features)
+        x, rnn_state = self.rnn(x, state.rnn)
+        return self.output_norm(x), rnn_state, sent
+
+    def _pitch_controls(self, x, sent, state):
+        """Pitch controls [B, N, 2] (log F0, voicing logit) of the stack's
+        output, the F0-bin scores (or None) and the sent pitch state."""
+        batch, steps, _ = x.shape
+        n_frames = steps * self.frames_per_step
+        raw = self.per_frame(self.pitch_head, x).float().reshape(batch, n_frames, -1)
+        if self.pitch_bins:
+            logits = raw[..., : self.pitch_bins]
+            log_f0 = pitch_from_bins(logits, self.pitch_centres)
+            return torch.stack([log_f0, raw[..., -1]], dim=-1), logits, state.sent_pitch
+        if sent is None:
+            return raw, None, state.sent_pitch
+        base, sent_pitch = sent_pitch_track(
+            sent, state.sent_pitch, self.frames_per_step, self.pitch_anchor
+        )
+        log_f0 = base + self.PITCH_CORRECTION * torch.tanh(raw[..., 0])
+        return torch.stack([log_f0, raw[..., 1]], dim=-1), None, sent_pitch
+
+    def _filtered_source(self, x, f0, voicing, state):
+        """STFT frames [B, N, bins]: the excitation of ``f0`` [B, N] shaped by
+        the envelopes (the harmonic one times ``voicing``), plus the
+        residual; also the new STFT history and phase."""
+        batch, steps, _ = x.shape
+        n_frames = steps * self.frames_per_step
+        envelopes = self.envelope_head(x).float().reshape(batch, n_frames, -1)
+        harmonic, noise, phase = self.excitation(f0, state)
+        if not self.noise:
+            noise = torch.zeros_like(noise)
+        history = state.history
+        if history is None:
+            history = harmonic.new_zeros(2 * batch, self.stft.n_fft - self.hop_length)
+        source, history = self.stft(torch.cat([harmonic, noise]), history)
+        harmonic_spec, noise_spec = source.chunk(2)
+        gains = torch.stack(envelopes.split(self.n_bands, dim=-1))
+        gains = gains.clamp(max=10.0).exp() @ self.band_to_bin
+        spec = harmonic_spec * gains[0] * voicing[..., None] + noise_spec * gains[1]
+        if self.residual:
+            real, imag = (
+                self.residual_head(x)
+                .float()
+                .reshape(batch, n_frames, 2, self.n_bins)
+                .unbind(dim=2)
+            )
+            spec = spec + torch.complex(real, imag)
+        return spec, history, phase
 
     def pitch_loss(self, state, reference_log_f0):
         """Per-frame F0 loss of a call's predictions [B, N]: L1 of log F0
