@@ -184,10 +184,7 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         """
         latent, scores = x[..., : self.dim], x[..., self.dim :]
         with float32_region(x.device):
-            batch, steps, _ = x.shape
-            if mask is None:
-                mask = torch.ones(batch, steps, dtype=torch.bool, device=x.device)
-            per_utt, most = self.stage_counts(batch, num_quantizers, x.device)
+            per_utt, most = self.stage_counts(x.shape[0], num_quantizers, x.device)
             out = self._quantize(latent.float(), per_utt - 1, most - 1, mask)
         pitch_codes = self.pitch_codes(scores.detach().float())
         codes = torch.cat([pitch_codes[..., None], out.codes], dim=-1)

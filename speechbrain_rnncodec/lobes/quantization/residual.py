@@ -103,16 +103,16 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
         # Nearest-code search and EMA statistics need float32 precision,
         # also under mixed-precision autocast (where the device has one).
         with float32_region(x.device):
-            batch, steps, _ = x.shape
-            if mask is None:
-                mask = torch.ones(batch, steps, dtype=torch.bool, device=x.device)
-            per_utt, n_stages = self.stage_counts(batch, num_quantizers, x.device)
+            per_utt, n_stages = self.stage_counts(x.shape[0], num_quantizers, x.device)
             return self._quantize(x.float(), per_utt, n_stages, mask)
 
     def _quantize(self, x, per_utt, n_stages, mask):
         """Body of :meth:`forward`, in float32: ``per_utt`` [B] stages per
-        utterance, ``n_stages`` their maximum, ``mask`` [B, T] valid frames."""
+        utterance, ``n_stages`` their maximum, ``mask`` [B, T] valid frames
+        (None: all)."""
         batch, steps, _ = x.shape
+        if mask is None:
+            mask = torch.ones(batch, steps, dtype=torch.bool, device=x.device)
 
         residual = x.detach()
         quantized = torch.zeros_like(residual)
