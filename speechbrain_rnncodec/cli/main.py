@@ -21,6 +21,7 @@ from speechbrain_rnncodec.cli import (
     training,
 )
 from speechbrain_rnncodec.cli.common import error_text
+from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL, shipped_models
 
 
 def cmd_demo(args):
@@ -52,7 +53,10 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    model_help = "hub folder or HuggingFace repo id (default: shipped model)"
+    model_help = (
+        "hub folder, HuggingFace repo id or shipped model name "
+        f"({', '.join(shipped_models())}; default: {DEFAULT_MODEL.name})"
+    )
 
     demo = sub.add_parser("demo", help="code a sample at every bitrate")
     demo.add_argument("--model", help=model_help)

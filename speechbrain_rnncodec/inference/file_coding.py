@@ -37,6 +37,7 @@ from speechbrain_rnncodec.entropy.coding import (
 from speechbrain_rnncodec.entropy.gaussian import GaussianContextModel
 from speechbrain_rnncodec.entropy.learned import PRIOR_FILE, LearnedPriorModel
 from speechbrain_rnncodec.inference.concealment import DEFAULT_METHOD, ConcealingDecoder
+from speechbrain_rnncodec.inference.shipped import shipped_models
 from speechbrain_rnncodec.lobes.quantization.vae import GaussianVAEBottleneck
 from speechbrain_rnncodec.utils.identity import model_fingerprint, model_folder
 
@@ -155,10 +156,12 @@ def check_compatible(codec, header, name="input"):
     """Raises :class:`ModelMismatchError` unless the codec made ``header``."""
     model_id, model_hash = model_fingerprint(codec)
     if header.model_hash != model_hash:
+        shipped = header.model_id in shipped_models()
+        hint = f"--model {header.model_id} (shipped)" if shipped else "--model"
         raise ModelMismatchError(
             f"{name} was made by model {header.model_id} (hash "
             f"{header.model_hash.hex()[:12]}), not by the loaded model {model_id} "
-            f"(hash {model_hash.hex()[:12]}); load that model with --model"
+            f"(hash {model_hash.hex()[:12]}); load that model with {hint}"
         )
     quantizer = codec.mods.quantizer
     if (

@@ -33,11 +33,11 @@ from speechbrain_rnncodec.inference.file_coding import (
     encode_stream,
     load_entropy_model,
 )
+from speechbrain_rnncodec.inference.shipped import model_source
 from speechbrain_rnncodec.inference.sinks import ArraySink
 from speechbrain_rnncodec.lobes.codec import RecurrentCodec
 from speechbrain_rnncodec.utils.identity import model_fingerprint
 
-DEFAULT_MODEL = pathlib.Path(__file__).parents[1] / "pretrained" / "rnn_vq_16k"
 logger = logging.getLogger(__name__)
 
 
@@ -103,7 +103,8 @@ class RNNCodec(Pretrained):
         Arguments
         ---------
         source : str, optional
-            Hub folder or HuggingFace repo id.
+            Hub folder, HuggingFace repo id or the name of a shipped model
+            (:func:`shipped_models`).
         hparams_file : str
             The yaml in ``source``.
         overrides : dict, optional
@@ -127,7 +128,7 @@ class RNNCodec(Pretrained):
         RNNCodec or None
             The loaded codec, in eval mode (None with ``download_only``).
         """
-        source = str(source or DEFAULT_MODEL)
+        source = model_source(source)
         fetch_config = fetch_config or FetchConfig()
         fetch_kw = {"local_strategy": local_strategy, "fetch_config": fetch_config}
         local = pathlib.Path(source)

@@ -102,6 +102,13 @@ def test_file_of_another_model_is_refused(codec, speech):
         codec.decompress(other)
 
 
+def test_file_of_a_shipped_model_names_it_in_the_refusal(codec, speech):
+    data = codec.compress(speech, bitrate=1.5)
+    other = replace_header(data, model_id="rnn_vq_16k", model_hash=b"\x01" * 16)
+    with pytest.raises(ModelMismatchError, match=r"--model rnn_vq_16k \(shipped\)"):
+        codec.decompress(other)
+
+
 def test_fitted_frequency_model_codes_below_the_raw_token_rate(codec, fitted):
     """Fitted on the shipped test utterances (the sample among them)."""
     wav = read_audio(SAMPLE)
@@ -142,7 +149,7 @@ def test_frequency_file_in_the_hub_folder_is_loaded_lazily(codec, fitted, tmp_pa
     # A second codec whose hub folder (a copy) holds token_frequencies.json.
     import shutil
 
-    from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL
+    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 
     hub = tmp_path / "hub"
     shutil.copytree(DEFAULT_MODEL, hub)
@@ -210,7 +217,7 @@ def test_learned_prior_in_the_hub_folder_comes_first(codec, fitted, speech, tmp_
     import shutil
 
     from speechbrain_rnncodec.entropy.learned import prior_model
-    from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL
+    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
     from speechbrain_rnncodec.lobes.prior import TokenPrior
 
     hub = tmp_path / "hub"

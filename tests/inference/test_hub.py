@@ -18,7 +18,8 @@ from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.cli import main as cli
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference.export import model_card
-from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL, RNNCodec
+from speechbrain_rnncodec.inference.pretrained import RNNCodec
+from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HUB_YAML = ROOT / "hparams" / "rnn_vq_16k.yaml"

@@ -11,7 +11,8 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference.export import export_checkpoint, with_identity
-from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL, RNNCodec
+from speechbrain_rnncodec.inference.pretrained import RNNCodec
+from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 from speechbrain_rnncodec.lobes.streaming import encode_latents
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

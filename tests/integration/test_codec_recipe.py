@@ -101,7 +101,7 @@ def test_unknown_checkpoint_metric_is_refused(tmp_path):
 def test_new_run_starts_from_exported_weights(tmp_path):
     import re
 
-    from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL
+    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 
     run_recipe("rnn_vq.yaml", tmp_path, "--debug", f"--init_from={DEFAULT_MODEL}")
     log = (tmp_path / "train_log.txt").read_text()
@@ -113,7 +113,7 @@ def test_new_run_starts_from_exported_weights(tmp_path):
 def test_decoder_only_training_keeps_the_tokens(tmp_path):
     import torch
 
-    from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL
+    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 
     run_recipe(
         "rnn_vq.yaml",

@@ -7,7 +7,8 @@ import shutil
 
 import torch
 
-from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL, RNNCodec
+from speechbrain_rnncodec.inference.pretrained import RNNCodec
+from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 from speechbrain_rnncodec.lobes import quantizers
 from speechbrain_rnncodec.lobes.quantization.residual import ResidualVectorQuantizer
 from speechbrain_rnncodec.utils.identity import model_hash

@@ -11,7 +11,8 @@ from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.bitstream.container import RNCReader
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference.export import export_checkpoint
-from speechbrain_rnncodec.inference.pretrained import DEFAULT_MODEL, RNNCodec
+from speechbrain_rnncodec.inference.pretrained import RNNCodec
+from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 from speechbrain_rnncodec.metrics.signal import pesq_wb
 from speechbrain_rnncodec.utils.identity import model_hash
 

@@ -1,0 +1,39 @@
+"""The models shipped inside the package, by name.
+
+A shipped model is a hub folder ``speechbrain_rnncodec/pretrained/<name>``;
+its name works wherever a hub folder does (``--model``, ``source=``).
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import pathlib
+
+SHIPPED_FOLDER = pathlib.Path(__file__).parents[1] / "pretrained"
+DEFAULT_MODEL = SHIPPED_FOLDER / "rnn_vq_16k"
+
+
+def shipped_models():
+    """Names of the models shipped in the package (``pretrained/<name>``).
+
+    >>> "rnn_vq_16k" in shipped_models()
+    True
+    """
+    folders = SHIPPED_FOLDER.iterdir()
+    return sorted(f.name for f in folders if (f / "hyperparams.yaml").is_file())
+
+
+def model_source(source):
+    """Where ``source`` points: the shipped default model for None, a
+    shipped model for its bare name (unless a local path of that name
+    exists), else ``source`` itself (a hub folder or repo id).
+
+    >>> model_source("rnn_vq_16k") == str(DEFAULT_MODEL)
+    True
+    """
+    if source is None:
+        return str(DEFAULT_MODEL)
+    source = str(source)
+    if source in shipped_models() and not pathlib.Path(source).exists():
+        return str(SHIPPED_FOLDER / source)
+    return source
