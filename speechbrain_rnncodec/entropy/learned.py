@@ -3,17 +3,25 @@
 by frame, inside each packet.
 
 The encoder and the decoder run the same code on the same weights, one
-frame at a time, so they compute the same tables; the weights live in
-``token_prior.npz`` (plain arrays and a JSON document, loaded without
-pickle). Codebooks beyond the prior's ``modelled_codebooks`` are coded
-uniformly. The prior runs in float32 (twice as fast as float64 here). The
-id written in file headers is ``prior1-`` and the first 16 hex digits of the
-SHA-256 of the arrays.
+frame at a time, so they must compute the same tables to the last bit, on
+any CPU: a table that differs in one probability makes the range decoder
+read garbage. Floating-point matrix products do not promise that (BLAS
+sums in an order that depends on the CPU's vector units), so the model
+runs in exact fixed point (``prior2-`` ids): weights, embeddings, gates
+and the hidden state are integers (units of 2**-12) held in float64, every
+product and sum is an integer below 2**53 (checked when the weights are
+loaded), so the matrix products are exact in any order, and the
+nonlinearities and the softmax's exponential are tables indexed by those
+integers. The only floating-point steps left are elementwise IEEE
+divisions and products, correctly rounded everywhere.
 
-Tables are bit-identical between runs of the same software on the same
-kind of CPU. Like every floating-point learned entropy model (EnCodec's
-included), they are not guaranteed bit-identical across CPU families or
-BLAS builds; the frequency model and the uniform model are.
+The weights live in ``token_prior.npz`` (plain float arrays and a JSON
+document, loaded without pickle); the fixed-point weights are rounded from
+them at load time. Codebooks beyond the prior's ``modelled_codebooks`` are
+coded uniformly. Files coded by the float32 arithmetic of earlier releases
+(``prior1-`` ids) still decode with it, on the kind of CPU that wrote them.
+The id written in file headers is ``prior2-`` (``prior1-``) and the first
+16 hex digits of the SHA-256 of the arrays.
 
 Authors
  * speechbrain_rnncodec team 2026
@@ -31,6 +39,7 @@ from speechbrain_rnncodec.entropy.coding import (
     EntropyModel,
     PacketContext,
 )
+from speechbrain_rnncodec.entropy.fixed_point import FixedPointPrior
 from speechbrain_rnncodec.utils.atomic import atomic_open
 
 PRIOR_FILE = "token_prior.npz"
@@ -55,7 +64,18 @@ def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-class _PriorContext(PacketContext):
+def _probabilities(exp_logits, model):
+    """Rows of (unnormalised) exponentials -> probabilities with the floor.
+
+    A floor keeps every code codable whatever the prior believes.
+    """
+    probs = exp_logits / exp_logits.sum(axis=1, keepdims=True)
+    return (1.0 - model.floor) * probs + model.floor / model.codebook_size
+
+
+class _FloatContext(PacketContext):
+    """The float32 arithmetic of ``prior1-`` files (CPU-dependent)."""
+
     def __init__(self, model, num_codebooks):
         self.model = model
         self.hidden = np.zeros(model.hidden_size, dtype=np.float32)
@@ -77,16 +97,43 @@ class _PriorContext(PacketContext):
         logits = np.matmul(low, w["output"][: self.rows])[:, 0]
         logits += w["output_bias"][: self.rows]
         logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits).astype(np.float64)
-        probs /= probs.sum(axis=1, keepdims=True)
-        # A floor keeps every code codable whatever the prior believes.
-        return (1.0 - m.floor) * probs + m.floor / m.codebook_size
+        return _probabilities(np.exp(logits).astype(np.float64), m)
 
     def update(self, codes):
         m = self.model
         # The prior reads as many codebooks as the packet has (bitrate).
         codes = np.asarray(codes, dtype=np.int64)[: m.num_codebooks]
         self.inputs = m.w["embedding"][codes + m.offsets[: len(codes)]].sum(axis=0)
+
+
+class _ExactContext(_FloatContext):
+    """The same GRU in exact fixed point (:class:`FixedPointPrior`)."""
+
+    def __init__(self, model, num_codebooks):
+        super().__init__(model, num_codebooks)
+        self.hidden = np.zeros(model.hidden_size)
+        self.inputs = model.q.start
+
+    def next_tables(self):
+        q, size, h = self.model.q, self.model.hidden_size, self.hidden
+        gi = q.weight_ih @ self.inputs + q.bias_ih
+        gh = q.weight_hh @ h + q.bias_hh
+        r = q.sigmoid(gi[:size] + gh[:size])
+        z = q.sigmoid(gi[size : 2 * size] + gh[size : 2 * size])
+        n = q.tanh(gi[2 * size :] + q.rescale(r * gh[2 * size :]))
+        self.hidden = q.rescale((q.one - z) * n + z * h)
+        low = q.rescale(q.project_weight @ self.hidden + q.project_bias)
+        low = low.reshape(self.model.modelled, 1, -1)[: self.rows]
+        logits = np.matmul(low, q.output[: self.rows])[:, 0]
+        logits += q.output_bias[: self.rows]
+        return _probabilities(
+            q.exp(logits - logits.max(axis=1, keepdims=True)), self.model
+        )
+
+    def update(self, codes):
+        m = self.model
+        codes = np.asarray(codes, dtype=np.int64)[: m.num_codebooks]
+        self.inputs = m.q.embedding[codes + m.offsets[: len(codes)]].sum(axis=0)
 
 
 class LearnedPriorModel(EntropyModel):
@@ -101,9 +148,17 @@ class LearnedPriorModel(EntropyModel):
         anything else to keep (codec hash, training data, bits measured).
     floor : float
         Weight of the uniform distribution mixed into each prediction.
+    arithmetic : str
+        ``exact`` (fixed point, the same tables on every CPU; ``prior2-``
+        ids) or ``float32`` (``prior1-`` files of earlier releases).
     """
 
-    def __init__(self, arrays, meta, floor=1e-4):
+    _CONTEXTS = {
+        "exact": ("prior2", _ExactContext),
+        "float32": ("prior1", _FloatContext),
+    }
+
+    def __init__(self, arrays, meta, floor=1e-4, arithmetic="exact"):
         missing = [k for k in _ARRAYS if k not in arrays]
         if missing:
             raise EntropyError(f"token prior lacks arrays {missing}")
@@ -132,10 +187,28 @@ class LearnedPriorModel(EntropyModel):
         digest = hashlib.sha256(f"{floor!r}".encode())
         for name in _ARRAYS:
             digest.update(name.encode() + np.ascontiguousarray(self.w[name]).tobytes())
-        self.model_id = f"prior1-{digest.hexdigest()[:16]}"
+        self.digest = digest.hexdigest()[:16]
+        prefix, self._context = self._CONTEXTS[arithmetic]
+        self.model_id = f"{prefix}-{self.digest}"
+        if arithmetic == "exact":
+            try:
+                self.q = FixedPointPrior(self.w, self.num_codebooks)
+            except ValueError as err:
+                raise EntropyError(str(err)) from err
+
+    def ids(self):
+        """The ids this model decodes: its own and its other arithmetic's."""
+        return {
+            f"{prefix}-{self.digest}": name
+            for name, (prefix, _) in self._CONTEXTS.items()
+        }
+
+    def with_arithmetic(self, arithmetic):
+        """The same weights in the other arithmetic (``exact``, ``float32``)."""
+        return LearnedPriorModel(self.w, self.meta, self.floor, arithmetic)
 
     def start_packet(self, num_codebooks):
-        return _PriorContext(self, num_codebooks)
+        return self._context(self, num_codebooks)
 
     def save(self, path):
         """Writes ``token_prior.npz`` (temp file, then rename)."""
@@ -175,7 +248,7 @@ class LearnedPriorModel(EntropyModel):
         floor = doc.pop("floor", 1e-4)
         meta = {k: v for k, v in doc.items() if k not in ("format", "version", "id")}
         model = cls(arrays, meta, floor)
-        if doc.get("id") != model.model_id:
+        if doc.get("id") not in model.ids():
             raise EntropyError(
                 f"{path}: id {doc.get('id')!r} does not match its weights"
             )

@@ -178,6 +178,8 @@ def resolve_entropy(codec, header, name="input"):
     if header.entropy_id == UNIFORM_ID:
         return UniformModel(header.codebook_size)
     model = codec_entropy_model(codec)
+    if isinstance(model, LearnedPriorModel) and header.entropy_id in model.ids():
+        return model.with_arithmetic(model.ids()[header.entropy_id])
     if model.model_id != header.entropy_id:
         raise ModelMismatchError(
             f"{name} was entropy-coded with {header.entropy_id}, but the "

@@ -1,0 +1,145 @@
+"""Exact fixed-point arithmetic for the learned prior.
+
+Every value is an integer held in float64: weights and biases in units of
+2**-12 of their products' operands, embeddings, gates and the hidden state
+in units of 2**-12 (:data:`ONE` is 1.0). A product of two such integers is
+in units of 2**-24 and goes back to 2**-12 by :meth:`FixedPointPrior.rescale`
+(a floor division by a power of two, exact). As long as every partial sum
+stays below 2**53, which :class:`FixedPointPrior` checks for its weights,
+float64 BLAS returns the same integers whatever the order of its sums, so
+the tables are the same on every CPU.
+
+The sigmoid, the tanh and the softmax's exponential are integer tables
+computed once with Python's :mod:`decimal` (correctly rounded, the same on
+every platform) and indexed by the integers.
+
+>>> import numpy as np
+>>> sigmoid = FixedPointPrior.sigmoid
+>>> sigmoid(np.array([-2.0**30, 0.0, 2.0**30])).tolist()  # -64, 0, 64: units of 2**-12
+[1.0, 2050.0, 4095.0]
+
+Authors
+ * speechbrain_rnncodec team 2026
+"""
+
+import decimal
+import functools
+
+import numpy as np
+
+UNIT_BITS = 12
+ONE = 2.0**UNIT_BITS
+_PRODUCT_BITS = 2 * UNIT_BITS
+_EXACT_LIMIT = 2.0**52
+_SIGMOID_STEP_BITS = 8  # sigmoid cells of 2**-8 from -8 to 8
+_SIGMOID_LIMIT = 8
+_EXP_STEP_BITS = 8  # exponential cells of 2**-8 nats, 32 nats deep
+_EXP_LIMIT = 32
+_EXP_UNIT_BITS = 40
+
+
+def _integer_table(function, arguments, unit_bits):
+    """round(function(x) * 2**unit_bits) for each Decimal x, computed in
+    a private 40-digit context (whatever the caller's decimal context)."""
+    with decimal.localcontext(decimal.Context(prec=40)):
+        unit = decimal.Decimal(2) ** unit_bits
+        values = [(unit * function(x)).to_integral_value() for x in arguments]
+    return np.array([int(v) for v in values], dtype=np.float64)
+
+
+@functools.cache
+def _sigmoid_table():
+    step = decimal.Decimal(2) ** -_SIGMOID_STEP_BITS
+    count = _SIGMOID_LIMIT << _SIGMOID_STEP_BITS
+    midpoints = [(i + decimal.Decimal("0.5")) * step for i in range(-count, count)]
+    return _integer_table(lambda x: 1 / (1 + (-x).exp()), midpoints, UNIT_BITS)
+
+
+@functools.cache
+def _exp_table():
+    step = decimal.Decimal(2) ** -_EXP_STEP_BITS
+    steps = [i * step for i in range(_EXP_LIMIT << _EXP_STEP_BITS)]
+    table = _integer_table(lambda x: (-x).exp(), steps, _EXP_UNIT_BITS)
+    return np.append(table, 0.0)  # and beyond
+
+
+def _cell(products, step_bits):
+    """Cell index (rounded down) of values in units of 2**-24."""
+    return np.floor(products * 2.0 ** (step_bits - _PRODUCT_BITS)).astype(np.int64)
+
+
+def _fixed(array, bits):
+    """The float array in integer units of 2**-bits."""
+    return np.round(np.asarray(array, dtype=np.float64) * 2.0**bits)
+
+
+class FixedPointPrior:
+    """The weights of a token prior's GRU in exact fixed point.
+
+    Arguments
+    ---------
+    w : dict
+        The float arrays of a
+        :class:`~speechbrain_rnncodec.entropy.learned.LearnedPriorModel`.
+    num_codebooks : int
+        Codebooks whose embeddings one frame's input sums.
+
+    Raises
+    ------
+    ValueError
+        If a weight is so large that a sum could leave the exact range.
+    """
+
+    one = ONE
+
+    def __init__(self, w, num_codebooks):
+        self.embedding = _fixed(w["embedding"], UNIT_BITS)
+        self.start = _fixed(w["start"], UNIT_BITS)
+        self.weight_ih = _fixed(w["weight_ih"], UNIT_BITS)
+        self.weight_hh = _fixed(w["weight_hh"], UNIT_BITS)
+        self.project_weight = _fixed(w["project_weight"], UNIT_BITS)
+        self.output = _fixed(w["output"], UNIT_BITS)
+        self.bias_ih = _fixed(w["bias_ih"], _PRODUCT_BITS)
+        self.bias_hh = _fixed(w["bias_hh"], _PRODUCT_BITS)
+        self.project_bias = _fixed(w["project_bias"], _PRODUCT_BITS)
+        self.output_bias = _fixed(w["output_bias"], _PRODUCT_BITS)
+        inputs = max(
+            np.abs(self.start).max(), num_codebooks * np.abs(self.embedding).max()
+        )
+        low = (
+            np.abs(self.project_weight).sum(1).max() * ONE
+            + np.abs(self.project_bias).max()
+        ) / ONE
+        bounds = [
+            np.abs(self.weight_ih).sum(1).max() * inputs + np.abs(self.bias_ih).max(),
+            np.abs(self.weight_hh).sum(1).max() * ONE + np.abs(self.bias_hh).max(),
+            np.abs(self.output).sum(1).max() * (low + 1)
+            + np.abs(self.output_bias).max(),
+        ]
+        # The gate product r * gh is the largest: at most ONE times gh.
+        if max(bounds) * ONE >= _EXACT_LIMIT:
+            raise ValueError("token prior weights too large for exact fixed point")
+
+    @staticmethod
+    def rescale(products):
+        """Values in units of 2**-24 -> units of 2**-12 (rounded down)."""
+        return np.floor(products / ONE)
+
+    @staticmethod
+    def sigmoid(products):
+        """sigmoid of values in units of 2**-24, in units of 2**-12."""
+        cells = _cell(products, _SIGMOID_STEP_BITS) + (
+            _SIGMOID_LIMIT << _SIGMOID_STEP_BITS
+        )
+        return _sigmoid_table().take(cells, mode="clip")
+
+    @staticmethod
+    def tanh(products):
+        """tanh(x) = 2 sigmoid(2x) - 1, in units of 2**-12."""
+        return 2.0 * FixedPointPrior.sigmoid(2.0 * products) - ONE
+
+    @staticmethod
+    def exp(products):
+        """exp of values <= 0 in units of 2**-24, in units of 2**-40 (0 more
+        than 32 nats below 0)."""
+        return _exp_table().take(_cell(-products, _EXP_STEP_BITS), mode="clip")
