@@ -87,8 +87,8 @@ class CodecFrontEnd(torch.nn.Module):
     -------
     >>> frontend = CodecFrontEnd(output="embeddings", bitrate=1.5)
     >>> feats = frontend(torch.randn(2, 16000), torch.tensor([1.0, 0.5]))
-    >>> feats.shape, frontend.output_size
-    (torch.Size([2, 50, 128]), 128)
+    >>> feats.shape, frontend.output_size  # 128-d VQ latent, sent log F0, voicing
+    (torch.Size([2, 50, 130]), 130)
     """
 
     def __init__(
@@ -176,13 +176,14 @@ class TokenEmbedding(torch.nn.Module):
         Codebooks K of the tokens.
     codebook_size : int
         Codes per codebook C.
-    dim : int
-        Embedding size D.
+    dim : int, optional
+        Embedding size D (default: with ``init_from_codec``, the size of the
+        codec's code values, else 128).
     pooling : str
         ``"sum"``, ``"concat"`` or ``"attention"``.
     init_from_codec : bool
         Starts from the codec's codebook vectors (then ``dim`` must be the
-        codec's latent size).
+        size of its code values).
     source : str, optional
         The codec for ``init_from_codec`` (default: the shipped model).
     freeze : bool
@@ -191,15 +192,15 @@ class TokenEmbedding(torch.nn.Module):
     Example
     -------
     >>> emb = TokenEmbedding(num_codebooks=3, init_from_codec=True)
-    >>> emb(torch.randint(0, 1024, (2, 7, 3))).shape
-    torch.Size([2, 7, 128])
+    >>> emb(torch.randint(0, 1024, (2, 7, 3))).shape  # the sent pitch: 128 + 2
+    torch.Size([2, 7, 130])
     """
 
     def __init__(
         self,
         num_codebooks,
         codebook_size=1024,
-        dim=128,
+        dim=None,
         pooling="attention",
         init_from_codec=False,
         source=None,
@@ -209,10 +210,13 @@ class TokenEmbedding(torch.nn.Module):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
         self.num_codebooks, self.codebook_size = num_codebooks, codebook_size
-        self.embedding = torch.nn.Embedding(num_codebooks * codebook_size, dim)
         if init_from_codec:
             codec = RNNCodec.from_hparams(source=source)
             vectors = codec.get_pretrained_embeddings(num_codebooks=num_codebooks)
+            dim = dim or vectors.shape[1]
+        dim = dim or 128
+        self.embedding = torch.nn.Embedding(num_codebooks * codebook_size, dim)
+        if init_from_codec:
             if vectors.shape != self.embedding.weight.shape:
                 raise ValueError(
                     f"the codec's codebooks are {list(vectors.shape)}, not "

@@ -380,19 +380,20 @@ class RNNCodec(Pretrained):
     # DASB names, so the codec drops into DASB-style recipes unchanged.
     def _codebooks(self, num_codebooks):
         """``num_codebooks`` checked against the model (None: all)."""
-        most = self.codec.max_quantizers()
+        least, most = self.codec.min_quantizers(), self.codec.max_quantizers()
         count = most if num_codebooks is None else int(num_codebooks)
-        if not 1 <= count <= most:
-            raise ValueError(f"num_codebooks must lie in 1..{most}, not {count}")
+        if not least <= count <= most:
+            raise ValueError(f"num_codebooks must lie in {least}..{most}, not {count}")
         return count
 
     def sig_to_tokens(self, signal, lengths=None, num_codebooks=None, **kwargs):
         """DASB: tokens [B, T', K] of ``signal`` [B, T] (or [B, 1, T]).
 
-        Any ``num_codebooks`` from 1 to the model's maximum: residual
-        codes are exact prefixes, so the first K of the full set are the
-        tokens at K codebooks (the trained bitrates decode best). Other
-        keywords of DASB's tokenizers are accepted and ignored.
+        Any ``num_codebooks`` from the model's least (1; 2 with a pitch
+        column) to its maximum: residual codes are exact prefixes, so the
+        first K of the full set are the tokens at K codebooks (the trained
+        bitrates decode best). Other keywords of DASB's tokenizers are
+        accepted and ignored.
         """
         return self._encode(signal, lengths, self._codebooks(num_codebooks))[0]
 

@@ -10,7 +10,7 @@ Authors
 import pathlib
 
 SHIPPED_FOLDER = pathlib.Path(__file__).parents[1] / "pretrained"
-DEFAULT_MODEL = SHIPPED_FOLDER / "rnn_vq_16k"
+DEFAULT_MODEL = SHIPPED_FOLDER / "rnn_sf_pitch_ac_16k"
 
 
 def shipped_models():
@@ -28,7 +28,7 @@ def model_source(source):
     shipped model for its bare name (unless a local path of that name
     exists), else ``source`` itself (a hub folder or repo id).
 
-    >>> model_source("rnn_vq_16k") == str(DEFAULT_MODEL)
+    >>> model_source(DEFAULT_MODEL.name) == str(DEFAULT_MODEL)
     True
     """
     if source is None:

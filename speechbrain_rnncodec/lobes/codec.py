@@ -161,6 +161,10 @@ class RecurrentCodec(torch.nn.Module):
         """Codebooks of the full bitrate."""
         return unwrap(self.quantizer).num_quantizers
 
+    def min_quantizers(self):
+        """Fewest codebooks the model decodes."""
+        return getattr(unwrap(self.quantizer), "min_quantizers", 1)
+
     @torch.no_grad()
     def encode(self, wav, num_quantizers=None, chunk_frames=None):
         """Tokens [B, ceil(T / frame), K] of waveforms [B, T].

@@ -22,6 +22,7 @@ from speechbrain_rnncodec.cli import main as cli
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.inference.concealment import SILENT_AFTER_MS
+from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"
@@ -96,9 +97,13 @@ def test_encode_decode_info_and_a_pipe(clip, tmp_path, codec, capsys):
     capsys.readouterr()
     assert cli.main(["info", str(rnc)]) == 0
     text = capsys.readouterr().out
-    for field in ("model: rnn_vq_16k", "6 codebooks of 1024", "samples: 24000"):
+    for field in (
+        f"model: {DEFAULT_MODEL.name}",
+        "6 codebooks of 1024",
+        "samples: 24000",
+    ):
         assert field in text
-    assert "real bitrate: " in text and "prior1-" in text  # the shipped prior
+    assert "real bitrate: " in text and "prior2-" in text  # the shipped prior
 
 
 def test_stdin_that_is_not_wav(fast_cli, monkeypatch, capsys):

@@ -140,6 +140,7 @@ def test_pitch_diagnostics_score_an_untrained_decoder_as_such(source_filter_code
     assert all(0 <= r["stoi"] <= 1 for r in result["rows"])
 
 
-def test_pitch_diagnostics_refuse_a_decoder_without_pitch(codec, speech):
+def test_pitch_diagnostics_refuse_a_decoder_without_pitch(speech):
+    codec = RNNCodec.from_hparams(source="rnn_vq_16k")
     with pytest.raises(ValueError, match="no pitch"):
         pitch_diagnostics(codec, [speech], 6.0)

@@ -5,6 +5,7 @@ import io
 import numpy as np
 import pytest
 import torch
+import torchaudio
 
 from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.bitstream.container import RNCReader
@@ -90,6 +91,16 @@ def test_the_gap_continues_then_fades_to_silence(codec, tokens, method):
     assert out[70 * HOP :].abs().max() > 1e-3
 
 
+def log_mel_distance(wav, reference):
+    """Mean absolute difference of log mel energies (nats; 0.5 is 2.2 dB)."""
+    mel = torchaudio.transforms.MelSpectrogram(
+        16000, n_fft=640, hop_length=160, n_mels=40
+    )
+    return float(
+        (mel(wav) + 1e-5).log().sub((mel(reference) + 1e-5).log()).abs().mean()
+    )
+
+
 def jump(wav, low, high):
     return float(wav[low:high].diff().abs().max())
 
@@ -104,10 +115,11 @@ def test_resumption_is_continuous(codec, tokens, method):
         window = (resume * HOP - 240, (resume + 1) * HOP)
         # no click: the hand-over steps no more than the speech itself does
         assert jump(out, *window) <= max(jump(clean, *window), typical) * 1.5
-        # and the decoder is back in sync with the received frames soon
+        # and the decoder is back in step with the received frames soon: the
+        # same mel band energies (a source-filter decoder keeps the phase
+        # and noise offsets the gap left, so not the same waveform)
         later = slice((resume + 10) * HOP, (resume + 15) * HOP)
-        close = 0.005 if len(gap) < 10 else 0.02  # silence: 0.012 after 1 frame
-        torch.testing.assert_close(out[later], clean[later], atol=close, rtol=0)
+        assert log_mel_distance(out[later], clean[later]) < 0.5
 
 
 @pytest.mark.parametrize("method", ["prior", "repeat"])

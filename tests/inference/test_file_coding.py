@@ -24,6 +24,7 @@ from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.inference.concealment import SILENT_AFTER_MS
 from speechbrain_rnncodec.inference.file_coding import decode_stream
+from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 from speechbrain_rnncodec.inference.sinks import ArraySink
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -75,7 +76,7 @@ def test_compress_a_file_and_decode_file(codec, tmp_path):
     assert torch.equal(wav, codec.decompress(data))
     assert len(wav) == len(read_audio(SAMPLE))
     header = Header.read(io.BytesIO(data))
-    assert header.model_id == "rnn_vq_16k"
+    assert header.model_id == DEFAULT_MODEL.name
     assert header.model_hash == codec.model_fingerprint()[1]
     assert (header.orig_sample_rate, header.orig_channels) == (16000, 1)
 
@@ -107,6 +108,19 @@ def test_file_of_a_shipped_model_names_it_in_the_refusal(codec, speech):
     other = replace_header(data, model_id="rnn_vq_16k", model_hash=b"\x01" * 16)
     with pytest.raises(ModelMismatchError, match=r"--model rnn_vq_16k \(shipped\)"):
         codec.decompress(other)
+
+
+def test_a_file_of_the_float32_prior_decodes_on_the_cpu_that_wrote_it(codec, speech):
+    exact = codec.entropy_model
+    codec.set_entropy_model(exact.with_arithmetic("float32"))
+    try:
+        data = codec.compress(speech, bitrate=3.0)
+    finally:
+        codec.set_entropy_model(exact)
+    assert Header.read(io.BytesIO(data)).entropy_id.startswith("prior1-")
+    assert torch.equal(
+        codec.decompress(data), codec.decompress(codec.compress(speech, bitrate=3.0))
+    )
 
 
 def test_fitted_frequency_model_codes_below_the_raw_token_rate(codec, fitted):
@@ -148,8 +162,6 @@ def test_entropy_model_mismatch_is_refused(codec, fitted, speech):
 def test_frequency_file_in_the_hub_folder_is_loaded_lazily(codec, fitted, tmp_path):
     # A second codec whose hub folder (a copy) holds token_frequencies.json.
     import shutil
-
-    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 
     hub = tmp_path / "hub"
     shutil.copytree(DEFAULT_MODEL, hub)
@@ -217,7 +229,6 @@ def test_learned_prior_in_the_hub_folder_comes_first(codec, fitted, speech, tmp_
     import shutil
 
     from speechbrain_rnncodec.entropy.learned import prior_model
-    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
     from speechbrain_rnncodec.lobes.prior import TokenPrior
 
     hub = tmp_path / "hub"
@@ -235,5 +246,5 @@ def test_learned_prior_in_the_hub_folder_comes_first(codec, fitted, speech, tmp_
         expected = codec.decode(codec.encode(speech[None], bitrate=kbps)[0])[0]
         decoded = other.decompress(data)[: len(speech)]
         assert torch.allclose(decoded, expected[: len(speech)], atol=1e-5)
-    with pytest.raises(ModelMismatchError, match="entropy-coded with prior1-"):
+    with pytest.raises(ModelMismatchError, match="entropy-coded with prior2-"):
         codec.decompress(data)

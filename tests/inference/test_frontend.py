@@ -8,6 +8,11 @@ from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 
+# The value of one code of the shipped default model: its VQ latent, and
+# for a model that sends its pitch, the sent log F0 and voicing.
+D = RNNCodec.from_hparams().mods.quantizer.code_values(torch.zeros(1, 1, 1).long())
+D = D.shape[-1]
+
 YAML = """
 frontend: !new:speechbrain_rnncodec.inference.frontend.CodecFrontEnd
     output: {output}
@@ -36,21 +41,21 @@ def speech():
     "output,pooling,size",
     [
         ("tokens", "sum", 6),
-        ("embeddings", "sum", 128),
-        ("embeddings", "concat", 6 * 128),
-        ("embeddings", "attention", 128),
-        ("latents", "sum", 128),
+        ("embeddings", "sum", D),
+        ("embeddings", "concat", 6 * D),
+        ("embeddings", "attention", D),
+        ("latents", "sum", None),  # the encoder's output, pitch scores included
     ],
 )
 def test_outputs_in_a_yaml(speech, output, pooling, size):
     hp = load(output, 3.0, pooling)
     wavs, lens = speech
     feats = hp["frontend"](wavs, lens)
-    assert hp["frontend"].output_size == size
+    assert hp["frontend"].output_size == (size or feats.shape[-1])
     if output == "tokens":
         assert feats.shape == (2, 100, 6) and feats.dtype == torch.int64
         return
-    assert feats.shape == (2, 100, size)
+    assert feats.shape == (2, 100, hp["frontend"].output_size)
     assert hp["model"](feats).shape == (2, 100, 4)
 
 

@@ -12,7 +12,7 @@ from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference.export import export_checkpoint, with_identity
 from speechbrain_rnncodec.inference.pretrained import RNNCodec
-from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
+from speechbrain_rnncodec.inference.shipped import SHIPPED_FOLDER, shipped_models
 from speechbrain_rnncodec.lobes.streaming import encode_latents
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -25,13 +25,19 @@ def speech():
 
 
 def test_shipped_yaml_is_the_hparams_template_with_its_identity():
-    shipped = (DEFAULT_MODEL / "hyperparams.yaml").read_text()
+    shipped = (SHIPPED_FOLDER / "rnn_vq_16k" / "hyperparams.yaml").read_text()
     digest = bytes.fromhex("d7c7a3fc8af9b954b42b6c6a14a33d4b")  # docs/format.md
     template = with_identity(HUB_YAML.read_text(), "rnn_vq_16k", digest)
     # The shipped model records the hash of its first export (its comment
     # says so); everything else is the template's.
     assert shipped.splitlines()[:-5] == template.splitlines()[:-4]
     assert shipped.splitlines()[-2:] == template.splitlines()[-2:]
+    # Models exported since then are their template and their identity.
+    for name in set(shipped_models()) - {"rnn_vq_16k"}:
+        shipped = (SHIPPED_FOLDER / name / "hyperparams.yaml").read_text()
+        digest = bytes.fromhex(shipped.split("model_hash: '")[1][:32])
+        template = (ROOT / "hparams" / f"{name}.yaml").read_text()
+        assert shipped == with_identity(template, name, digest)
 
 
 def test_encode_decode_shapes_and_bitrates(codec, speech):
@@ -196,18 +202,21 @@ def test_cli_bench_compression_reports_bytes_on_disk():
         assert float(row[1]) < float(row[2]) < 1.3 * float(row[1])
 
 
-def test_dasb_interface_takes_any_codebook_count_and_encodec_layout(codec, speech):
+@pytest.mark.parametrize("name", shipped_models())
+def test_dasb_interface_takes_any_codebook_count_and_encodec_layout(name, speech):
+    codec = RNNCodec.from_hparams(source=name)
+    least = codec.codec.min_quantizers()  # 2 with a pitch column
     full = codec.sig_to_tokens(speech[None], torch.ones(1))
     assert full.shape[-1] == 12
-    for k in (1, 2, 4, 12):  # 2 and 4 are no trained bitrate: exact prefixes
+    for k in (least, 4, 12):  # 2 and 4 are no trained bitrate: exact prefixes
         tokens = codec.sig_to_tokens(speech[None, None], num_codebooks=k, length=None)
         assert torch.equal(tokens, full[..., :k])
     wav = codec.tokens_to_sig(full[..., :4], torch.ones(1), device="cpu")
     assert wav.shape == (1, full.shape[1] * 320)
     table = codec.get_pretrained_embeddings(num_codebooks=4, device="cpu")
-    assert table.shape == (4 * 1024, 128)
-    for bad in (0, 13):
-        with pytest.raises(ValueError, match="num_codebooks must lie in 1..12"):
+    assert table.shape == (4 * 1024, codec.mods.quantizer.code_values(full).shape[-1])
+    for bad in (least - 1, 13):
+        with pytest.raises(ValueError, match=f"num_codebooks must lie in {least}..12"):
             codec.sig_to_tokens(speech[None], num_codebooks=bad)
     with pytest.raises(ValueError, match="mono"):
         codec.encode(torch.zeros(1, 2, 320))

@@ -101,9 +101,10 @@ def test_unknown_checkpoint_metric_is_refused(tmp_path):
 def test_new_run_starts_from_exported_weights(tmp_path):
     import re
 
-    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
+    from speechbrain_rnncodec.inference.shipped import SHIPPED_FOLDER
 
-    run_recipe("rnn_vq.yaml", tmp_path, "--debug", f"--init_from={DEFAULT_MODEL}")
+    vq_model = SHIPPED_FOLDER / "rnn_vq_16k"
+    run_recipe("rnn_vq.yaml", tmp_path, "--debug", f"--init_from={vq_model}")
     log = (tmp_path / "train_log.txt").read_text()
     # A random codec starts near 8; the shipped one is far below.
     first_loss = float(re.search(r"epoch: 1,.*? train loss: ([0-9.]+)", log)[1])
@@ -113,19 +114,20 @@ def test_new_run_starts_from_exported_weights(tmp_path):
 def test_decoder_only_training_keeps_the_tokens(tmp_path):
     import torch
 
-    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
+    from speechbrain_rnncodec.inference.shipped import SHIPPED_FOLDER
 
+    vq_model = SHIPPED_FOLDER / "rnn_vq_16k"
     run_recipe(
         "rnn_vq.yaml",
         tmp_path,
         "--number_of_epochs=1",
-        f"--init_from={DEFAULT_MODEL}",
+        f"--init_from={vq_model}",
         "--frozen_modules=[encoder, quantizer]",
     )
     ckpt = sorted((tmp_path / "save").glob("CKPT+*"))[-1]
     for name in ("encoder", "quantizer", "decoder"):
         trained = torch.load(ckpt / f"{name}.ckpt", map_location="cpu")
-        shipped = torch.load(f"{DEFAULT_MODEL}/{name}.ckpt", map_location="cpu")
+        shipped = torch.load(f"{vq_model}/{name}.ckpt", map_location="cpu")
         same = all(torch.equal(trained[k].float(), shipped[k].float()) for k in shipped)
         assert same == (name != "decoder"), name
 

@@ -8,12 +8,13 @@ import shutil
 import torch
 
 from speechbrain_rnncodec.inference.pretrained import RNNCodec
-from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
+from speechbrain_rnncodec.inference.shipped import SHIPPED_FOLDER
 from speechbrain_rnncodec.lobes import quantizers
 from speechbrain_rnncodec.lobes.quantization.residual import ResidualVectorQuantizer
 from speechbrain_rnncodec.utils.identity import model_hash
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+VQ_MODEL = SHIPPED_FOLDER / "rnn_vq_16k"  # the model that wrote BEFORE
 BEFORE = ROOT / "tests" / "samples" / "rnn_vq_16k_before_refactor.rnc"
 NEW_PATH = "speechbrain_rnncodec.lobes.quantization.residual.ResidualVectorQuantizer"
 OLD_PATH = "speechbrain_rnncodec.lobes.quantizers.ResidualVectorQuantizer"
@@ -24,9 +25,10 @@ def test_the_old_path_names_the_moved_class():
     assert quantizers.ResidualVectorQuantizer is ResidualVectorQuantizer
 
 
-def test_a_hub_folder_naming_the_old_path_loads_as_the_same_model(codec, tmp_path):
-    copy = tmp_path / DEFAULT_MODEL.name
-    shutil.copytree(DEFAULT_MODEL, copy)
+def test_a_hub_folder_naming_the_old_path_loads_as_the_same_model(tmp_path):
+    codec = RNNCodec.from_hparams(source=str(VQ_MODEL))
+    copy = tmp_path / VQ_MODEL.name
+    shutil.copytree(VQ_MODEL, copy)
     yaml = copy / "hyperparams.yaml"
     text = yaml.read_text()
     assert NEW_PATH in text

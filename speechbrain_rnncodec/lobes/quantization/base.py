@@ -52,8 +52,11 @@ class NestedRates:
     Subclasses set ``num_quantizers`` (columns at the highest rate),
     ``codebook_size``, ``frame_rate`` and ``train_num_quantizers`` (the
     column counts trained by dropout: the bitrates served). A frame of K
-    columns costs K x log2(codebook_size) bits.
+    columns costs K x log2(codebook_size) bits; it needs at least
+    ``min_quantizers`` columns.
     """
+
+    min_quantizers = 1
 
     @property
     def bits_per_code(self):

@@ -137,6 +137,8 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
     True
     """
 
+    min_quantizers = 2  # the pitch and one VQ stage
+
     def __init__(
         self,
         dim=128,
@@ -153,7 +155,7 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         self.dim = dim
         self.num_quantizers = num_quantizers
         self.train_num_quantizers = self.check_counts(train_num_quantizers)
-        if min(self.train_num_quantizers) < 2:
+        if min(self.train_num_quantizers) < self.min_quantizers:
             raise ValueError("every rate needs the pitch and one VQ stage (>= 2)")
         self.pitch_bins = pitch_bins
         self.register_buffer(
@@ -182,6 +184,8 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
             pitch), the commitment ``loss``, ``stats``, and the encoder's
             ``pitch_scores`` (for the pitch loss).
         """
+        if num_quantizers is not None and num_quantizers < self.min_quantizers:
+            raise ValueError("the pitch column needs a VQ stage: 2 codebooks at least")
         latent, scores = x[..., : self.dim], x[..., self.dim :]
         with float32_region(x.device):
             per_utt, most = self.stage_counts(x.shape[0], num_quantizers, x.device)
@@ -234,7 +238,7 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         torch.Tensor
             VQ latent, sent log F0 and voicing.
         """
-        if not 2 <= codes.shape[-1] <= self.num_quantizers:
+        if not self.min_quantizers <= codes.shape[-1] <= self.num_quantizers:
             raise ValueError(
                 f"{codes.shape[-1]} codebooks given, the model takes 2 to "
                 f"{self.num_quantizers}"
