@@ -359,7 +359,7 @@ def sent_pitch_offsets(codec, wavs, references, num_quantizers):
     rows = []
     for frame in (-1, 0, 1, per_frame - 1):  # the reference at its end
         at = [
-            ref[(torch.arange(len(s)) * per_frame + frame).clamp(min=0)]
+            ref[(torch.arange(len(s)) * per_frame + frame).clamp(0, len(ref) - 1)]
             for s, ref in zip(sent, references, strict=True)
         ]
         predicted, target = torch.cat(sent), torch.cat(at)
