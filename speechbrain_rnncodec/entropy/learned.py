@@ -80,7 +80,7 @@ class _FloatContext(PacketContext):
         self.model = model
         self.hidden = np.zeros(model.hidden_size, dtype=np.float32)
         self.rows = min(num_codebooks, model.modelled)
-        self.inputs = model.w["start"]
+        self.inputs, self.embedding = model.w["start"], model.w["embedding"]
 
     def next_tables(self):
         w, m = self.model.w, self.model
@@ -103,7 +103,7 @@ class _FloatContext(PacketContext):
         m = self.model
         # The prior reads as many codebooks as the packet has (bitrate).
         codes = np.asarray(codes, dtype=np.int64)[: m.num_codebooks]
-        self.inputs = m.w["embedding"][codes + m.offsets[: len(codes)]].sum(axis=0)
+        self.inputs = self.embedding[codes + m.offsets[: len(codes)]].sum(axis=0)
 
 
 class _ExactContext(_FloatContext):
@@ -112,7 +112,7 @@ class _ExactContext(_FloatContext):
     def __init__(self, model, num_codebooks):
         super().__init__(model, num_codebooks)
         self.hidden = np.zeros(model.hidden_size)
-        self.inputs = model.q.start
+        self.inputs, self.embedding = model.q.start, model.q.embedding
 
     def next_tables(self):
         q, size, h = self.model.q, self.model.hidden_size, self.hidden
@@ -129,11 +129,6 @@ class _ExactContext(_FloatContext):
         return _probabilities(
             q.exp(logits - logits.max(axis=1, keepdims=True)), self.model
         )
-
-    def update(self, codes):
-        m = self.model
-        codes = np.asarray(codes, dtype=np.int64)[: m.num_codebooks]
-        self.inputs = m.q.embedding[codes + m.offsets[: len(codes)]].sum(axis=0)
 
 
 class LearnedPriorModel(EntropyModel):
