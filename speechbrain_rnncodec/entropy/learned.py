@@ -182,7 +182,7 @@ class LearnedPriorModel(EntropyModel):
         digest = hashlib.sha256(f"{floor!r}".encode())
         for name in _ARRAYS:
             digest.update(name.encode() + np.ascontiguousarray(self.w[name]).tobytes())
-        self.digest = digest.hexdigest()[:16]
+        self.digest, self.arithmetic = digest.hexdigest()[:16], arithmetic
         prefix, self._context = self._CONTEXTS[arithmetic]
         self.model_id = f"{prefix}-{self.digest}"
         if arithmetic == "exact":
@@ -199,7 +199,10 @@ class LearnedPriorModel(EntropyModel):
         }
 
     def with_arithmetic(self, arithmetic):
-        """The same weights in the other arithmetic (``exact``, ``float32``)."""
+        """The same weights in ``arithmetic`` (``exact``, ``float32``):
+        this model itself where it already runs in it."""
+        if arithmetic == self.arithmetic:
+            return self
         return LearnedPriorModel(self.w, self.meta, self.floor, arithmetic)
 
     def start_packet(self, num_codebooks):

@@ -163,7 +163,7 @@ class RecurrentCodec(torch.nn.Module):
 
     def min_quantizers(self):
         """Fewest codebooks the model decodes."""
-        return getattr(unwrap(self.quantizer), "min_quantizers", 1)
+        return unwrap(self.quantizer).min_quantizers
 
     @torch.no_grad()
     def encode(self, wav, num_quantizers=None, chunk_frames=None):

@@ -148,3 +148,9 @@ def test_files_of_the_float32_arithmetic_still_decode():
     # The fixed point costs nothing measurable against float32.
     exact = len(encode_packet(codes, model))
     assert abs(exact - len(data)) <= 2, (exact, len(data))
+
+
+def test_the_same_arithmetic_is_the_model_itself():
+    # resolve_entropy asks for it on every file: no second load of the weights
+    model = prior_model(small_prior())
+    assert model.with_arithmetic("exact") is model
