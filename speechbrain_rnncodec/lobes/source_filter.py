@@ -98,6 +98,9 @@ class SourceFilterDecoder(torch.nn.Module):
         Adds a free complex term per bin to the filtered excitation.
     noise : bool
         Includes the noise branch.
+    bin_correction : bool
+        Adds a per-bin log-gain (zero at the start) to both envelopes after
+        their interpolation from bands to bins: detail finer than the bands.
     sample_rate : int
         Sampling rate in Hz.
     max_harmonic_hz : float
@@ -149,6 +152,7 @@ class SourceFilterDecoder(torch.nn.Module):
         n_bands=64,
         residual=True,
         noise=True,
+        bin_correction=False,
         sample_rate=16000,
         max_harmonic_hz=7800.0,
         rnn_type="lstm",
@@ -168,6 +172,7 @@ class SourceFilterDecoder(torch.nn.Module):
         self.n_bands = n_bands
         self.residual = residual
         self.noise = noise
+        self.bin_correction = bin_correction
         self.input_proj = torch.nn.Linear(latent_dim, hidden_size)
         if pitch_input and pitch_bins:
             raise ValueError("a sent pitch is corrected by regression: pitch_bins=0")
@@ -210,6 +215,12 @@ class SourceFilterDecoder(torch.nn.Module):
             torch.linspace(math.log(F0_MIN), math.log(F0_MAX), max(1, pitch_bins)),
             persistent=False,
         )
+        if self.bin_correction:  # starts at zero: the bands speak first
+            self.correction_head = torch.nn.Linear(
+                hidden_size, self.frames_per_step * self.n_bins
+            )
+            torch.nn.init.zeros_(self.correction_head.weight)
+            torch.nn.init.zeros_(self.correction_head.bias)
         if self.residual:  # starts at zero: the excitation speaks first
             self.residual_head = torch.nn.Linear(
                 hidden_size, self.frames_per_step * 2 * self.n_bins
@@ -408,6 +419,9 @@ class SourceFilterDecoder(torch.nn.Module):
         harmonic_spec, noise_spec = source.chunk(2)
         gains = torch.stack(envelopes.split(self.n_bands, dim=-1))
         gains = gains.clamp(max=10.0).exp() @ self.band_to_bin
+        if self.bin_correction:
+            correction = self.correction_head(x).float().reshape(batch, n_frames, -1)
+            gains = gains * correction.clamp(-5.0, 5.0).exp()
         spec = harmonic_spec * gains[0] * voicing[..., None] + noise_spec * gains[1]
         if self.residual:
             real, imag = (

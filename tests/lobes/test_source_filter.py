@@ -133,3 +133,20 @@ def test_gradients_reach_the_filters_not_the_excitation():
     wav.square().sum().backward()
     assert dec.envelope_head.weight.grad.abs().sum() > 0
     assert latents.grad.abs().sum() > 0
+
+
+def test_bin_correction_starts_neutral_and_shapes_single_bins():
+    latents = torch.randn(1, 50, 8)
+    teacher = torch.tensor([math.log(200.0), 1.0]).expand(1, 200, 2)
+    plain = make_decoder(residual=False, noise=False)
+    corrected = make_decoder(residual=False, noise=False, bin_correction=True)
+    with torch.no_grad():
+        before = decode_latents_with(plain, latents, teacher)
+        assert torch.equal(decode_latents_with(corrected, latents, teacher), before)
+        # Lift one 50 Hz bin (the harmonic at 3 kHz: bin 60) by e.
+        bias = corrected.correction_head.bias.view(4, 161)
+        bias[:, 60] = 1.0
+        after = decode_latents_with(corrected, latents, teacher)
+    gain = spectrum(after[0]) / spectrum(before[0])
+    assert 2.0 < gain[3000] < 3.0
+    assert abs(gain[1000] - 1.0) < 0.01 and abs(gain[6000] - 1.0) < 0.01
