@@ -196,7 +196,8 @@ class SourceFilterDecoder(torch.nn.Module):
     def _build_heads(self, hidden_size, pitch_bins):
         """The per-STFT-frame heads: pitch controls (a log F0, F0-bin scores
         or a correction of the sent F0, and a voicing logit), the harmonic
-        and noise envelopes, and the complex residual."""
+        and noise envelopes, their per-bin correction and the complex
+        residual."""
         self.pitch_bins = pitch_bins
         self.pitch_head = torch.nn.Linear(
             hidden_size, self.frames_per_step * (1 + max(1, pitch_bins))
