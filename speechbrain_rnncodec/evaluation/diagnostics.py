@@ -12,6 +12,7 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import math
 import time
 
 import torch
@@ -22,6 +23,7 @@ from speechbrain_rnncodec.lobes.quantization.pitch_column import (
 )
 from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi
 from speechbrain_rnncodec.training.pitch import (
+    GROSS_ERROR,
     ReferencePitch,
     pitch_errors,
     pitch_targets,
@@ -285,11 +287,20 @@ def pitch_diagnostics(codec, wavs, bitrate):
             # Each of the decoder's own F0 and voicing swapped for the reference's.
             own_f0 = torch.stack([pitch[..., 0], target[..., 1]], dim=-1)
             own_voicing = torch.stack([target[..., 0], pitch[..., 1].sigmoid()], dim=-1)
+            # The F0 errors split: the gross ones (> 20 %) or the fine ones mended.
+            gross = (target[..., 1] > 0.5) & (
+                (pitch[..., 0] - target[..., 0]).abs() > math.log1p(GROSS_ERROR)
+            )
+            no_gross, only_gross = own_voicing.clone(), own_voicing.clone()
+            no_gross[..., 0] = torch.where(gross, target[..., 0], pitch[..., 0])
+            only_gross[..., 0] = torch.where(gross, pitch[..., 0], target[..., 0])
             outputs = {"predicted pitch": decoded.wav}
             for what, teacher in (
                 ("reference pitch", target),
                 ("predicted F0, reference voicing", own_f0),
                 ("reference F0, predicted voicing", own_voicing),
+                ("predicted F0 with its gross errors mended", no_gross),
+                ("reference F0 but at the gross errors", only_gross),
             ):
                 outputs[what] = codec.codec(
                     wav[None], num_quantizers, teacher_pitch=teacher
