@@ -10,8 +10,17 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
+import math
+
 import torch
 
+from speechbrain_rnncodec.lobes.excitation import (
+    F0_MAX,
+    F0_MIN,
+    pitch_from_bins,
+    refine_pitch,
+    refinement_history,
+)
 from speechbrain_rnncodec.lobes.rnn import ResidualRNN
 
 
@@ -112,6 +121,14 @@ class RNNEncoder(torch.nn.Module):
         ``pitch_lags[0]`` to ``pitch_lags[1]`` samples (e.g. 20-320: 800-50
         Hz), as classic pitch trackers do, through a hidden layer. None: a
         linear head on the recurrent stack.
+    pitch_refinement : int, optional
+        With ``pitch_bins``: each frame also carries the head's F0 refined
+        by :func:`~speechbrain_rnncodec.lobes.excitation.refine_pitch` over
+        the newest ``pitch_refinement`` samples (its log F0 in Hz, the last
+        channel), which the pitch column sends instead of the head's own
+        (a finer F0: 9 cents against 16 on dev-clean-5). None: not.
+    sample_rate : int
+        Sampling rate in Hz (the refinement's lags are in samples).
 
     Example
     -------
@@ -135,6 +152,8 @@ class RNNEncoder(torch.nn.Module):
         compress_exponent=0.3,
         pitch_bins=0,
         pitch_lags=None,
+        pitch_refinement=None,
+        sample_rate=16000,
     ):
         super().__init__()
         self.stft = CausalSTFT(n_fft, hop_length)
@@ -158,7 +177,24 @@ class RNNEncoder(torch.nn.Module):
             self.pitch_head = (
                 torch.nn.Linear(hidden_size, 1 + pitch_bins) if pitch_bins else None
             )
-        self.output_dim = latent_dim + (1 + pitch_bins if pitch_bins else 0)
+        self.pitch_refinement = pitch_refinement if pitch_bins else None
+        if self.pitch_refinement:
+            self.sample_rate = sample_rate
+            past = refinement_history(
+                pitch_refinement, self.samples_per_frame, sample_rate
+            )
+            if past > n_fft - hop_length:
+                raise ValueError(
+                    f"pitch_refinement {pitch_refinement} needs {past} samples of "
+                    f"the past, the STFT history holds {n_fft - hop_length}"
+                )
+            self.register_buffer(
+                "pitch_centres",
+                torch.linspace(math.log(F0_MIN), math.log(F0_MAX), pitch_bins),
+                persistent=False,
+            )
+        pitch_channels = 1 + pitch_bins + bool(self.pitch_refinement)
+        self.output_dim = latent_dim + (pitch_channels if pitch_bins else 0)
 
     def features(self, spec):
         """Log-magnitude and compressed complex spectrum, [B, T, 3 * bins].
@@ -223,6 +259,11 @@ class RNNEncoder(torch.nn.Module):
                 f"size ({self.samples_per_frame})"
             )
         history, rnn_state = state if state is not None else (None, None)
+        if history is None:
+            history = wav.new_zeros(
+                wav.shape[0], self.stft.n_fft - self.stft.hop_length
+            )
+        signal = torch.cat([history, wav], dim=1)
         spec, history = self.stft(wav, history)
         feats = self.features(spec)
         batch, n_frames, dim = feats.shape
@@ -236,5 +277,33 @@ class RNNEncoder(torch.nn.Module):
             if self.pitch_lags:
                 newest = spec[:, self.frames_per_step - 1 :: self.frames_per_step]
                 x = torch.cat([x, self.autocorrelation(newest)], dim=-1)
-            latents = torch.cat([latents, self.pitch_head(x)], dim=-1)
+            scores = self.pitch_head(x)
+            latents = torch.cat([latents, scores], dim=-1)
+            if self.pitch_refinement:
+                latents = torch.cat([latents, self.refined_pitch(signal, scores)], -1)
         return latents, (history, rnn_state)
+
+    @torch.no_grad()
+    def refined_pitch(self, signal, scores):
+        """The head's F0 refined on the waveform, [B, T', 1] (log F0 in Hz).
+
+        Arguments
+        ---------
+        signal : torch.Tensor
+            The STFT history, then the frames [B, history + T' * frame].
+        scores : torch.Tensor
+            The pitch head's scores [B, T', 1 + pitch_bins].
+
+        Returns
+        -------
+        torch.Tensor
+            Log F0 of each frame.
+        """
+        frame = self.samples_per_frame
+        past = refinement_history(self.pitch_refinement, frame, self.sample_rate)
+        coarse = pitch_from_bins(scores[..., 1:].float(), self.pitch_centres)
+        signal = signal[:, signal.shape[1] - past - coarse.shape[1] * frame :]
+        refined = refine_pitch(
+            signal.float(), coarse, frame, self.pitch_refinement, self.sample_rate
+        )
+        return refined[..., None].to(scores.dtype)

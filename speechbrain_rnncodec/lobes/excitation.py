@@ -250,3 +250,97 @@ def sent_pitch_track(sent, start, frames_per_step, anchor):
     if sent.shape[1] == 0:
         return track.flatten(1), start
     return track.flatten(1), torch.stack([held[:, -1], voiced[:, -1]], dim=-1)
+
+
+def refinement_history(window, frame, sample_rate):
+    """Samples of the past that :func:`refine_pitch` needs before a frame:
+    the part of the window before it and the longest period (50 Hz), plus
+    one lag for the parabola."""
+    return window - frame + longest_lag(sample_rate)
+
+
+def longest_lag(sample_rate):
+    """The longest period searched by :func:`refine_pitch`, in samples."""
+    return math.ceil(sample_rate / F0_MIN) + 1
+
+
+def refine_pitch(
+    signal, log_f0, frame, window, sample_rate, semitones=3.0, min_correlation=0.3
+):
+    """Refines coarse frame F0s by the peak of a normalised cross-correlation.
+
+    For each frame, the newest ``window`` samples (ending with the frame)
+    are correlated with themselves delayed by each lag within ``semitones``
+    of the coarse period; the best lag, refined by a parabola through its
+    neighbours, gives the F0, as classic pitch trackers refine theirs. A
+    frame keeps its coarse F0 where the best lag lies on the edge of the
+    search or correlates less than ``min_correlation``.
+
+    Arguments
+    ---------
+    signal : torch.Tensor
+        Samples [B, P + N * frame]: the ``P`` samples of the past that
+        :func:`refinement_history` gives, then the N frames.
+    log_f0 : torch.Tensor
+        Coarse log F0 in Hz [B, N].
+    frame : int
+        Samples per frame.
+    window : int
+        Samples correlated per frame.
+    sample_rate : int
+        Sampling rate in Hz.
+    semitones : float
+        Search range on each side of the coarse period.
+    min_correlation : float
+        Weakest correlation peak accepted.
+
+    Returns
+    -------
+    torch.Tensor
+        Log F0 [B, N].
+
+    Example
+    -------
+    >>> t = torch.arange(16000) / 16000
+    >>> wav = sum(torch.sin(2 * math.pi * 187.3 * k * t) / k for k in (1, 2, 3))
+    >>> coarse = torch.full((1, 48), math.log(180.0))
+    >>> past = refinement_history(320, 320, 16000)
+    >>> refined = refine_pitch(wav[None, -(past + 48 * 320) :], coarse, 320, 320, 16000)
+    >>> bool((refined.exp() - 187.3).abs().max() < 0.5)
+    True
+    """
+    max_lag = longest_lag(sample_rate)
+    segments = signal.unfold(1, window + max_lag, frame)  # [B, N, window + max_lag]
+    if segments.shape[1] != log_f0.shape[1]:
+        raise ValueError(
+            f"{signal.shape[1]} samples hold {segments.shape[1]} frames of "
+            f"{log_f0.shape[1]} F0s: pass refinement_history() samples first"
+        )
+    newest = segments[..., max_lag:]
+    size = 1 << (2 * window + max_lag - 1).bit_length()
+    # correlation[k] = sum_j newest[j] * segments[k - window + 1 + j]: lag L
+    # sits at k = window - 1 + max_lag - L.
+    correlation = torch.fft.irfft(
+        torch.fft.rfft(segments, size) * torch.fft.rfft(newest.flip(-1), size), size
+    )
+    lags = torch.arange(max_lag + 1, device=signal.device)
+    products = correlation[..., window - 1 + max_lag - lags]
+    energy = torch.nn.functional.pad(segments.square().cumsum(-1), (1, 0))
+    delayed = energy[..., window + max_lag - lags] - energy[..., max_lag - lags]
+    own = energy[..., -1:] - energy[..., max_lag : max_lag + 1]
+    ncc = products / (delayed * own).clamp(min=1e-9).sqrt()
+    period = sample_rate * torch.exp(-log_f0)
+    ratio = 2.0 ** (semitones / 12)
+    low = torch.floor(period / ratio).clamp(2, max_lag - 1)[..., None]
+    high = torch.ceil(period * ratio).clamp(2, max_lag - 1)[..., None]
+    inside = (lags >= low) & (lags <= high)
+    best = torch.where(inside, ncc, -math.inf).argmax(dim=-1, keepdim=True)
+    around = ncc.gather(
+        -1, torch.cat([best - 1, best, (best + 1).clamp(max=max_lag)], -1)
+    )
+    left, peak, right = around.unbind(dim=-1)
+    curve = left - 2 * peak + right
+    shift = torch.where(curve < 0, 0.5 * (left - right) / curve.clamp(max=-1e-9), 0.0)
+    refined = math.log(sample_rate) - torch.log(best[..., 0] + shift)
+    accepted = (best > low) & (best < high) & (peak[..., None] >= min_correlation)
+    return torch.where(accepted[..., 0], refined, log_f0)

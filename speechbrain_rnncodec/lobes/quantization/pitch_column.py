@@ -123,6 +123,10 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         Column counts trained by quantizer dropout (each at least 2).
     pitch_bins : int
         F0 bins of the encoder's pitch scores (50-800 Hz, log-spaced).
+    refined_pitch : bool
+        The input ends with the encoder's refined log F0 (an ``RNNEncoder``
+        with ``pitch_refinement``), which is sent instead of the F0 of its
+        bins.
     **vq_options
         ``decay``, ``kmeans_iters``, ``dead_code_steps`` of the stages.
 
@@ -147,6 +151,7 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         frame_rate=50.0,
         train_num_quantizers=None,
         pitch_bins=96,
+        refined_pitch=False,
         **vq_options,
     ):
         super().__init__(
@@ -158,6 +163,7 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         if min(self.train_num_quantizers) < self.min_quantizers:
             raise ValueError("every rate needs the pitch and one VQ stage (>= 2)")
         self.pitch_bins = pitch_bins
+        self.refined_pitch = refined_pitch
         self.register_buffer(
             "pitch_centres",
             torch.linspace(math.log(F0_MIN), math.log(F0_MAX), pitch_bins),
@@ -165,12 +171,13 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         )
 
     def forward(self, x, num_quantizers=None, mask=None):
-        """Quantizes the latent [B, T, dim + 1 + pitch_bins].
+        """Quantizes the latent [B, T, dim + 1 + pitch_bins (+ 1)].
 
         Arguments
         ---------
         x : torch.Tensor
-            The encoder's latent and pitch scores.
+            The encoder's latent and pitch scores (then, with
+            ``refined_pitch``, its refined log F0).
         num_quantizers : int, optional
             Columns at inference (default all); in training each utterance
             draws from ``train_num_quantizers``.
@@ -186,20 +193,35 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         """
         if num_quantizers is not None and num_quantizers < self.min_quantizers:
             raise ValueError("the pitch column needs a VQ stage: 2 codebooks at least")
-        latent, scores = x[..., : self.dim], x[..., self.dim :]
+        width = self.dim + 1 + self.pitch_bins + self.refined_pitch
+        if x.shape[-1] != width:
+            raise ValueError(
+                f"the pitch column takes {width} channels (refined_pitch="
+                f"{self.refined_pitch}), the encoder gives {x.shape[-1]}"
+            )
+        latent, scores = (
+            x[..., : self.dim],
+            x[..., self.dim : self.dim + 1 + self.pitch_bins],
+        )
         with float32_region(x.device):
             per_utt, most = self.stage_counts(x.shape[0], num_quantizers, x.device)
             out = self._quantize(latent.float(), per_utt - 1, most - 1, mask)
-        pitch_codes = self.pitch_codes(scores.detach().float())
+        pitch = x[..., self.dim :].detach().float()
+        pitch_codes = self.pitch_codes(pitch)
         codes = torch.cat([pitch_codes[..., None], out.codes], dim=-1)
         sent = codes_to_pitch(pitch_codes, self.codebook_size)
         quantized = torch.cat([out.quantized, sent.to(out.quantized.dtype)], dim=-1)
         return QuantizerOutput(quantized, codes, out.loss, out.stats, scores)
 
-    def pitch_codes(self, scores):
-        """Codes of the encoder's pitch scores [B, T, 1 + pitch_bins]."""
-        log_f0 = pitch_from_bins(scores[..., 1:], self.pitch_centres)
-        return pitch_to_codes(log_f0, scores[..., 0] > 0, self.codebook_size)
+    def pitch_codes(self, pitch):
+        """Codes of the encoder's pitch output [B, T, 1 + pitch_bins (+ 1)]:
+        the voicing logit, the F0-bin scores, with ``refined_pitch`` the
+        refined log F0 (sent instead of the bins' F0)."""
+        if self.refined_pitch:
+            log_f0 = pitch[..., -1]
+        else:
+            log_f0 = pitch_from_bins(pitch[..., 1:], self.pitch_centres)
+        return pitch_to_codes(log_f0, pitch[..., 0] > 0, self.codebook_size)
 
     def pitch_loss(self, scores, reference):
         """Per-frame losses of the encoder's pitch scores.

@@ -161,3 +161,61 @@ def test_code_values_add_up_to_the_decoded_output():
     assert torch.allclose(values.sum(dim=2), quantizer.decode(codes))
     # The pitch column alone (as DASB's embedding tables ask for it).
     assert quantizer.code_values(codes[..., :1]).shape == (2, 5, 1, 10)
+
+
+def make_refining_codec():
+    """A codec whose encoder refines its F0 on the waveform; the F0 head
+    says bin 10 of 24 (167 Hz) on every frame."""
+    torch.manual_seed(0)
+    encoder = RNNEncoder(
+        hidden_size=16, latent_dim=8, pitch_bins=BINS, pitch_refinement=320
+    )
+    with torch.no_grad():
+        encoder.pitch_head.weight.zero_()
+        bias = torch.full((1 + BINS,), -10.0)
+        bias[0], bias[1 + 10] = 5.0, 10.0
+        encoder.pitch_head.bias.copy_(bias)
+    quantizer = PitchColumnQuantizer(
+        dim=8, num_quantizers=3, codebook_size=1024, pitch_bins=BINS, refined_pitch=True
+    )
+    decoder = SourceFilterDecoder(latent_dim=8, hidden_size=16, pitch_input=True)
+    return RecurrentCodec(encoder, quantizer, decoder).eval()
+
+
+def tone(f0, seconds=1.0):
+    t = torch.arange(int(16000 * seconds)) / 16000
+    return sum(torch.sin(2 * math.pi * f0 * k * t) / k for k in (1, 2, 3))[None]
+
+
+def test_a_refining_encoder_sends_the_period_of_the_waveform():
+    codec = make_refining_codec()
+    assert codec.encoder.output_dim == 8 + 1 + BINS + 1
+    sent = codes_to_pitch(codec.encode(tone(187.3))[0, 2:, 0], 1024)
+    # The head alone would send 167 Hz; the refined F0 is that of the tone.
+    assert (sent[:, 1] == 1.0).all()
+    assert (sent[:, 0].exp() - 187.3).abs().max() < 0.6
+    # Beyond 3 semitones of the head's F0 the head's F0 is kept.
+    far = codes_to_pitch(codec.encode(tone(260.0))[0, 2:, 0], 1024)
+    assert (far[:, 0].exp() - 166.9).abs().max() < 0.6
+
+
+def test_refined_pitch_codes_do_not_depend_on_the_chunking():
+    codec = make_refining_codec()
+    torch.manual_seed(1)
+    wav = tone(150.0, 0.8) * (1 + 0.3 * torch.randn(1, 12800))
+    whole = codec.encode(wav)
+    assert torch.equal(codec.encode(wav, chunk_frames=3), whole)
+
+
+def test_the_pitch_column_checks_the_width_of_its_input():
+    quantizer = PitchColumnQuantizer(
+        dim=8, num_quantizers=3, codebook_size=64, pitch_bins=BINS, refined_pitch=True
+    ).eval()
+    with pytest.raises(ValueError, match="refined_pitch=True"):
+        quantizer(torch.randn(1, 4, 8 + 1 + BINS))
+    assert quantizer(torch.randn(1, 4, 8 + 2 + BINS)).codes.shape == (1, 4, 3)
+
+
+def test_a_refinement_window_longer_than_the_stft_history_is_refused():
+    with pytest.raises(ValueError, match="needs 641 samples"):
+        RNNEncoder(hidden_size=16, latent_dim=8, pitch_bins=BINS, pitch_refinement=640)
