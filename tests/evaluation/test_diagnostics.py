@@ -129,6 +129,8 @@ def test_bench_pitch_command(source_filter_codec, monkeypatch, capsys):
     assert "decoded with the predicted pitch" in out
     assert "decoded with the reference pitch" in out
     assert "decoded with the reference F0, predicted voicing" in out
+    assert "decoded with the predicted F0 with its gross errors mended" in out
+    assert "decoded with the reference F0 but at the gross errors" in out
     assert "sent F0" not in out  # it predicts its pitch
     assert "tracker FCPE (reference)" in out
 
