@@ -179,6 +179,19 @@ def decoder_head(dec):
     )
 
 
+def _pitch_summary(encoder):
+    """The encoder's F0 estimate, for the model card ('' without one)."""
+    if getattr(encoder, "pitch_head", None) is None:
+        return ""
+    text = "; an F0 and voicing head"
+    if encoder.pitch_refinement:
+        text += (
+            f", its F0 refined on the newest {encoder.pitch_refinement} samples "
+            "(normalised cross-correlation)"
+        )
+    return text
+
+
 def _millions(count):
     return f"{count / 1e6:.2f} M"
 
@@ -298,7 +311,9 @@ def _model_lines(hparams):
         f"- Encoder: causal STFT ({enc.stft.n_fft}-point window, "
         f"{enc.stft.hop_length}-sample hop), {enc.frames_per_step} frames "
         f"stacked, {enc_rnn.num_layers}-layer {type(enc_rnn).__name__} "
-        f"{enc_rnn.hidden_size} with a skip path, {latent}-d latent.",
+        f"{enc_rnn.hidden_size} with a skip path, {latent}-d latent"
+        + _pitch_summary(enc)
+        + ".",
         f"- Quantizer: {vq.summary()}; {rates}.",
         f"- Decoder: {dec_rnn.num_layers}-layer {type(dec_rnn).__name__} "
         f"{dec_rnn.hidden_size}, {decoder_head(dec)} ({dec.istft.n_fft}-point, "
