@@ -297,7 +297,7 @@ class RNNEncoder(torch.nn.Module):
         Returns
         -------
         torch.Tensor
-            Log F0 of each frame.
+            Log F0 of each frame, float32.
         """
         frame = self.samples_per_frame
         past = refinement_history(self.pitch_refinement, frame, self.sample_rate)
@@ -306,4 +306,5 @@ class RNNEncoder(torch.nn.Module):
         refined = refine_pitch(
             signal.float(), coarse, frame, self.pitch_refinement, self.sample_rate
         )
-        return refined[..., None].to(scores.dtype)
+        # float32 even under a bfloat16 autocast (whose steps are 50 cents)
+        return refined[..., None]
