@@ -8,7 +8,12 @@ import torch
 
 from speechbrain_rnncodec.lobes.codec import RecurrentCodec
 from speechbrain_rnncodec.lobes.encoder import RNNEncoder
-from speechbrain_rnncodec.lobes.excitation import F0_MAX, F0_MIN
+from speechbrain_rnncodec.lobes.excitation import (
+    F0_MAX,
+    F0_MIN,
+    refine_pitch,
+    refinement_history,
+)
 from speechbrain_rnncodec.lobes.quantization.pitch_column import (
     PitchColumnQuantizer,
     codes_to_pitch,
@@ -219,3 +224,15 @@ def test_the_pitch_column_checks_the_width_of_its_input():
 def test_a_refinement_window_longer_than_the_stft_history_is_refused():
     with pytest.raises(ValueError, match="needs 641 samples"):
         RNNEncoder(hidden_size=16, latent_dim=8, pitch_bins=BINS, pitch_refinement=640)
+
+
+def test_refinement_keeps_the_head_f0_on_silence_and_noise():
+    past = refinement_history(320, 320, 16000)
+    coarse = torch.full((1, 10), math.log(150.0))
+    silence = torch.zeros(1, past + 10 * 320)
+    assert torch.equal(refine_pitch(silence, coarse, 320, 320, 16000), coarse)
+    torch.manual_seed(0)
+    noise = torch.randn(1, past + 10 * 320)
+    assert torch.equal(refine_pitch(noise, coarse, 320, 320, 16000), coarse)
+    with pytest.raises(ValueError, match="refinement_history"):
+        refine_pitch(silence[:, 1:], coarse, 320, 320, 16000)
