@@ -115,11 +115,14 @@ def test_resumption_is_continuous(codec, tokens, method):
         window = (resume * HOP - 240, (resume + 1) * HOP)
         # no click: the hand-over steps no more than the speech itself does
         assert jump(out, *window) <= max(jump(clean, *window), typical) * 1.5
-        # and the decoder is back in step with the received frames soon: the
-        # same mel band energies (a source-filter decoder keeps the phase
-        # and noise offsets the gap left, so not the same waveform)
+        # and the decoder is back in step with the received frames soon: as
+        # close in mel band energies as a decoder started afresh on them (a
+        # source-filter decoder keeps the phase and noise offsets the gap
+        # left, so not the same waveform)
         later = slice((resume + 10) * HOP, (resume + 15) * HOP)
-        assert log_mel_distance(out[later], clean[later]) < 0.5
+        fresh = codec.decode(tokens[:, resume:])[0, 10 * HOP : 15 * HOP]
+        bound = 1.25 * log_mel_distance(fresh, clean[later])
+        assert log_mel_distance(out[later], clean[later]) < bound
 
 
 @pytest.mark.parametrize("method", ["prior", "repeat"])
@@ -199,6 +202,7 @@ def test_transport_packets_lost_on_the_way_decode_as_their_mask(codec, tokens, f
             parts.append(decoder.push(torch.from_numpy(codes)[None], lost))
     out = torch.cat([*parts, decoder.flush()], dim=1)
     frames = mask(100, [f for p in gone for f in range(p * fpp, (p + 1) * fpp)])
+    # float32 products of frames in other chunk shapes round apart (-90 dB)
     torch.testing.assert_close(
-        out, conceal_decode(codec, tokens, frames), atol=1e-5, rtol=0
+        out, conceal_decode(codec, tokens, frames), atol=3e-5, rtol=0
     )
