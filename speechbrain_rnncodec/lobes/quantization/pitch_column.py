@@ -3,7 +3,8 @@
 The source-filter decoder needs an accurate F0; predicted from the latents
 it misses by 13 % gross errors, which costs about 0.2 PESQ-WB. Here the
 encoder estimates F0 and voicing from the waveform (a causal head on its
-recurrent stack, trained against the reference tracker) and the bottleneck
+recurrent stack, trained against the reference tracker, optionally
+refined on the waveform) and the bottleneck
 sends them as code column 0 of every frame: code 0 is "unvoiced", codes
 1 ... ``codebook_size - 1`` are log-spaced F0 values from 50 to 800 Hz
 (4.7 cents apart with 1024 codes). The other columns are the residual VQ
@@ -105,8 +106,9 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
 
     Its input is the encoder's latent followed by ``1 + pitch_bins`` pitch
     scores (a voicing logit, then log-spaced F0 bins; an ``RNNEncoder``
-    with ``pitch_bins`` gives them). Its output is the VQ latent followed
-    by the sent log F0 and voicing.
+    with ``pitch_bins`` gives them), and with ``refined_pitch`` the
+    encoder's refined log F0. Its output is the VQ latent followed by the
+    sent log F0 and voicing.
 
     Arguments
     ---------
