@@ -10,13 +10,10 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
-import math
-
 import torch
 
 from speechbrain_rnncodec.lobes.excitation import (
-    F0_MAX,
-    F0_MIN,
+    pitch_bin_centres,
     pitch_from_bins,
     refine_pitch,
     refinement_history,
@@ -190,7 +187,7 @@ class RNNEncoder(torch.nn.Module):
                 )
             self.register_buffer(
                 "pitch_centres",
-                torch.linspace(math.log(F0_MIN), math.log(F0_MAX), pitch_bins),
+                pitch_bin_centres(pitch_bins),
                 persistent=False,
             )
         pitch_channels = 1 + pitch_bins + bool(self.pitch_refinement)
@@ -258,13 +255,8 @@ class RNNEncoder(torch.nn.Module):
                 f"{wav.shape[1]} samples is not a multiple of the frame "
                 f"size ({self.samples_per_frame})"
             )
-        history, rnn_state = state if state is not None else (None, None)
-        if history is None:
-            history = wav.new_zeros(
-                wav.shape[0], self.stft.n_fft - self.stft.hop_length
-            )
-        signal = torch.cat([history, wav], dim=1)
-        spec, history = self.stft(wav, history)
+        past, rnn_state = state if state is not None else (None, None)
+        spec, history = self.stft(wav, past)
         feats = self.features(spec)
         batch, n_frames, dim = feats.shape
         feats = feats.reshape(
@@ -280,17 +272,20 @@ class RNNEncoder(torch.nn.Module):
             scores = self.pitch_head(x)
             latents = torch.cat([latents, scores], dim=-1)
             if self.pitch_refinement:
-                latents = torch.cat([latents, self.refined_pitch(signal, scores)], -1)
+                refined = self.refined_pitch(wav, past, scores)
+                latents = torch.cat([latents, refined], dim=-1)
         return latents, (history, rnn_state)
 
     @torch.no_grad()
-    def refined_pitch(self, signal, scores):
+    def refined_pitch(self, wav, past, scores):
         """The head's F0 refined on the waveform, [B, T', 1] (log F0 in Hz).
 
         Arguments
         ---------
-        signal : torch.Tensor
-            The STFT history, then the frames [B, history + T' * frame].
+        wav : torch.Tensor
+            This call's frames [B, T' * frame].
+        past : torch.Tensor
+            The STFT history before them (None at the start: silence).
         scores : torch.Tensor
             The pitch head's scores [B, T', 1 + pitch_bins].
 
@@ -300,9 +295,11 @@ class RNNEncoder(torch.nn.Module):
             Log F0 of each frame, float32.
         """
         frame = self.samples_per_frame
-        past = refinement_history(self.pitch_refinement, frame, self.sample_rate)
+        needed = refinement_history(self.pitch_refinement, frame, self.sample_rate)
+        if past is None:
+            past = wav.new_zeros(wav.shape[0], needed)
+        signal = torch.cat([past[:, past.shape[1] - needed :], wav], dim=1)
         coarse = pitch_from_bins(scores[..., 1:].float(), self.pitch_centres)
-        signal = signal[:, signal.shape[1] - past - coarse.shape[1] * frame :]
         refined = refine_pitch(
             signal.float(), coarse, frame, self.pitch_refinement, self.sample_rate
         )

@@ -17,6 +17,16 @@ import torch
 F0_MIN, F0_MAX = 50.0, 800.0
 
 
+def pitch_bin_centres(bins):
+    """Log F0 of the centres of ``bins`` F0 bins, log-spaced from ``F0_MIN``
+    to ``F0_MAX`` (the pitch heads' classes).
+
+    >>> pitch_bin_centres(3).exp().round().tolist()
+    [50.0, 200.0, 800.0]
+    """
+    return torch.linspace(math.log(F0_MIN), math.log(F0_MAX), bins)
+
+
 def pitch_bin_loss(logits, log_f0, centres, width):
     """Cross-entropy of F0-bin scores against a Gaussian around the target
     (as CREPE trains): a near miss costs less than an octave error.

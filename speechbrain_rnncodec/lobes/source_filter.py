@@ -32,6 +32,7 @@ from speechbrain_rnncodec.lobes.excitation import (
     F0_MIN,
     band_interpolation,
     harmonic_excitation,
+    pitch_bin_centres,
     pitch_bin_loss,
     pitch_from_bins,
     sent_pitch_track,
@@ -213,7 +214,7 @@ class SourceFilterDecoder(torch.nn.Module):
             self.envelope_head.bias.fill_(-4.0)
         self.register_buffer(
             "pitch_centres",
-            torch.linspace(math.log(F0_MIN), math.log(F0_MAX), max(1, pitch_bins)),
+            pitch_bin_centres(max(1, pitch_bins)),
             persistent=False,
         )
         if self.bin_correction:  # starts at zero: the bands speak first

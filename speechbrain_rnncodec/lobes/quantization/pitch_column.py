@@ -28,6 +28,7 @@ import torch
 from speechbrain_rnncodec.lobes.excitation import (
     F0_MAX,
     F0_MIN,
+    pitch_bin_centres,
     pitch_bin_loss,
     pitch_from_bins,
 )
@@ -168,7 +169,7 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         self.refined_pitch = refined_pitch
         self.register_buffer(
             "pitch_centres",
-            torch.linspace(math.log(F0_MIN), math.log(F0_MAX), pitch_bins),
+            pitch_bin_centres(pitch_bins),
             persistent=False,
         )
 
