@@ -3,7 +3,8 @@
 The decoder predicts STFT frames (magnitude and phase) that an overlap-add
 inverse STFT turns into samples. These diagnostics work in that same
 framing: they swap the decoded magnitude or phase for the original's
-(oracles), make the decoded phase consistent with the decoded magnitude by
+(oracles), or only the energy of each band (the envelope against the fine
+structure inside the bands), make the decoded phase consistent with the decoded magnitude by
 Griffin-Lim, and measure how well the decoded phase agrees with the
 original's per frequency band. ``rnncodec bench --phase FOLDER`` prints
 them.
@@ -17,6 +18,7 @@ import time
 
 import torch
 
+from speechbrain_rnncodec.lobes.excitation import band_interpolation
 from speechbrain_rnncodec.lobes.quantization.pitch_column import (
     PitchColumnQuantizer,
     codes_to_pitch,
@@ -115,6 +117,45 @@ def griffin_lim(istft, magnitude, phase, iterations):
     return spec
 
 
+def relevel(spec, target, bands):
+    """``spec`` with each frame's energy in each band set to ``target``'s.
+
+    Band energies are the bins' energies weighted by the rows of ``bands``;
+    the gain of each band is interpolated back to the bins by its columns.
+    Swapping the band energies, not the magnitudes, splits the magnitude's
+    error into its envelope (levels per band) and its fine structure
+    (harmonics, noise, and their mix inside the bands).
+
+    Arguments
+    ---------
+    spec : torch.Tensor
+        Complex frames [B, N, bins] to correct.
+    target : torch.Tensor
+        Complex frames [B, N, bins] whose band energies are kept.
+    bands : torch.Tensor
+        Band-to-bin interpolation [n_bands, bins] (columns sum to 1).
+
+    Returns
+    -------
+    torch.Tensor
+        ``spec`` times a smooth real gain per frame and bin.
+
+    Example
+    -------
+    >>> bands = band_interpolation(16, 161, 16000)
+    >>> x = torch.randn(1, 5, 161, dtype=torch.complex64)
+    >>> y = relevel(0.1 * x, x, bands)
+    >>> torch.allclose(y, x, atol=1e-4)
+    True
+    """
+
+    def energy(s):
+        return (s.abs() ** 2) @ bands.T
+
+    gain = ((energy(target) + 1e-10) / (energy(spec) + 1e-10)).sqrt()
+    return spec * (gain @ bands)
+
+
 def phase_agreement(pairs, sample_rate, bands=BANDS_HZ):
     """Energy-weighted cos of the phase error, and of the error of the
     phase advance from frame to frame, per band (1 exact, 0 unrelated).
@@ -175,7 +216,8 @@ def phase_agreement(pairs, sample_rate, bands=BANDS_HZ):
 
 
 def phase_diagnostics(codec, wavs, bitrate, iterations=(4, 16, 100)):
-    """PESQ-WB and STOI of the decoder's output, of the oracle swaps and of
+    """PESQ-WB and STOI of the decoder's output, of the oracle swaps (the
+    magnitude, the phase, the band energies: :func:`relevel`) and of
     Griffin-Lim on the decoded magnitude, plus :func:`phase_agreement`.
 
     Arguments
@@ -198,6 +240,8 @@ def phase_diagnostics(codec, wavs, bitrate, iterations=(4, 16, 100)):
     """
     istft, delay = codec.mods.decoder.istft, codec.mods.decoder.delay_samples
     frame = codec.codec.samples_per_frame
+    bins = istft.n_fft // 2 + 1
+    bands = {n: band_interpolation(n, bins, codec.sample_rate) for n in (16, 64)}
     scores, pairs, lens = {}, [], torch.ones(1)
     for wav in wavs:
         wav = wav[None, : len(wav) // frame * frame]
@@ -212,6 +256,13 @@ def phase_diagnostics(codec, wavs, bitrate, iterations=(4, 16, 100)):
                 original.abs(), decoded.angle()
             ),
         }
+        for n, weights in bands.items():
+            cases[f"decoded, the original's energy in {n} bands"] = relevel(
+                decoded, original, weights
+            )
+        cases["original fine structure, decoded energy in 64 bands"] = relevel(
+            torch.polar(original.abs(), decoded.angle()), decoded, bands[64]
+        )
         for count in iterations:
             cases[f"Griffin-Lim x{count} on the decoded magnitude"] = griffin_lim(
                 istft, decoded.abs(), decoded.angle(), count

@@ -16,8 +16,10 @@ from speechbrain_rnncodec.evaluation.diagnostics import (
     phase_agreement,
     phase_diagnostics,
     pitch_diagnostics,
+    relevel,
     synthesize,
 )
+from speechbrain_rnncodec.lobes.excitation import band_interpolation
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.metrics.signal import pesq_wb
 
@@ -64,13 +66,30 @@ def test_phase_agreement_of_exact_and_unrelated_phase(speech):
 def test_diagnostics_score_the_codec_output_and_the_oracles(codec, speech):
     result = phase_diagnostics(codec, [speech], 6.0, iterations=(2,))
     rows = {r["what"]: r for r in result["rows"]}
-    assert len(rows) == 4 and len(result["bands"]) == 6
+    assert len(rows) == 7 and len(result["bands"]) == 6
     tokens, _ = codec.encode(speech[None], bitrate=6.0)
     decoded = codec.decode(tokens)[:, : len(speech)]
     pesq = float(pesq_wb(decoded, speech[None], torch.ones(1))[0])
     assert rows["decoded"]["pesq"] == pytest.approx(pesq, abs=0.01)
     assert all(-0.5 <= r["pesq"] <= 4.64 and 0 < r["stoi"] <= 1 for r in rows.values())
-    assert len({r["pesq"] for r in rows.values()}) == 4  # four different signals
+    assert len({r["pesq"] for r in rows.values()}) == 7  # seven different signals
+
+
+def test_relevel_gives_the_band_energies_of_the_target(codec, speech):
+    """The band oracle moves the decoded band energies onto the original's
+    and keeps what lies inside the bands (phase, harmonics)."""
+    decoded, original = decoder_spectra(codec, speech[None], 1.5)
+    bands = band_interpolation(64, decoded.shape[-1], 16000)
+
+    def band_db(spec):
+        return 10 * torch.log10((spec.abs() ** 2) @ bands.T + 1e-10)
+
+    voiced = band_db(original).amax(dim=-1) > band_db(original).amax() - 40
+    before = (band_db(decoded) - band_db(original))[voiced].abs().median()
+    out = relevel(decoded, original, bands)
+    after = (band_db(out) - band_db(original))[voiced].abs().median()
+    assert before > 2.0 and after < 0.5 * before
+    assert torch.allclose(out.angle(), decoded.angle(), atol=1e-4)
 
 
 def test_bench_phase_command(codec, monkeypatch, capsys):
