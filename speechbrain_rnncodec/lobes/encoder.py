@@ -13,6 +13,7 @@ Authors
 import torch
 
 from speechbrain_rnncodec.lobes.excitation import (
+    band_interpolation,
     pitch_bin_centres,
     pitch_from_bins,
     refine_pitch,
@@ -124,6 +125,14 @@ class RNNEncoder(torch.nn.Module):
         the newest ``pitch_refinement`` samples (its log F0 in Hz, the last
         channel), which the pitch column sends instead of the head's own
         (a finer F0: 9 cents against 16 on dev-clean-5). None: not.
+    subframe_bands : int, optional
+        The log energies of this many mel bands in every ``subframe_hop``
+        of the frame (Hann windows of ``4 * subframe_hop`` ending there)
+        join the input through a projection that starts at zero: the
+        energy's course inside the frame, which the long STFT window
+        smears and the decoder's short frames need. None: not.
+    subframe_hop : int
+        Hop of those energies in samples (a divisor of the frame).
     sample_rate : int
         Sampling rate in Hz (the refinement's lags are in samples).
 
@@ -150,9 +159,12 @@ class RNNEncoder(torch.nn.Module):
         pitch_bins=0,
         pitch_lags=None,
         pitch_refinement=None,
+        subframe_bands=None,
+        subframe_hop=80,
         sample_rate=16000,
     ):
         super().__init__()
+        self.sample_rate = sample_rate
         self.stft = CausalSTFT(n_fft, hop_length)
         self.frames_per_step = frames_per_step
         self.samples_per_frame = hop_length * frames_per_step
@@ -160,6 +172,9 @@ class RNNEncoder(torch.nn.Module):
         n_bins = n_fft // 2 + 1
         self.input_proj = torch.nn.Linear(3 * n_bins * frames_per_step, hidden_size)
         self.input_norm = torch.nn.LayerNorm(hidden_size)
+        self.subframe_bands = subframe_bands
+        if subframe_bands:
+            self._build_subframe_front(subframe_bands, subframe_hop, hidden_size)
         self.rnn = ResidualRNN(hidden_size, num_layers, rnn_type)
         self.output_proj = torch.nn.Linear(hidden_size, latent_dim)
         self.pitch_lags = pitch_lags if pitch_bins else None
@@ -176,7 +191,6 @@ class RNNEncoder(torch.nn.Module):
             )
         self.pitch_refinement = pitch_refinement if pitch_bins else None
         if self.pitch_refinement:
-            self.sample_rate = sample_rate
             past = refinement_history(
                 pitch_refinement, self.samples_per_frame, sample_rate
             )
@@ -192,6 +206,54 @@ class RNNEncoder(torch.nn.Module):
             )
         pitch_channels = 1 + pitch_bins + bool(self.pitch_refinement)
         self.output_dim = latent_dim + (pitch_channels if pitch_bins else 0)
+
+    def _build_subframe_front(self, bands, hop, hidden_size):
+        """The sub-frame band energies' window, filterbank and projection
+        (zero at the start: a trained encoder keeps its function)."""
+        window = 4 * hop
+        if self.samples_per_frame % hop:
+            raise ValueError(f"subframe_hop {hop} must divide the frame")
+        if window - hop > self.stft.n_fft - self.stft.hop_length:
+            raise ValueError("the sub-frame window needs more past than the STFT keeps")
+        self.subframe_hop = hop
+        self.register_buffer(
+            "subframe_window", torch.hann_window(window, periodic=True), persistent=False
+        )
+        self.register_buffer(
+            "subframe_filters",
+            band_interpolation(bands, window // 2 + 1, self.sample_rate).T,
+            persistent=False,
+        )
+        steps = self.samples_per_frame // hop
+        self.subframe_proj = torch.nn.Linear(steps * bands, hidden_size)
+        torch.nn.init.zeros_(self.subframe_proj.weight)
+        torch.nn.init.zeros_(self.subframe_proj.bias)
+
+    def subframe_energies(self, wav, past):
+        """Log band energies of each sub-frame, [B, T', steps * bands].
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            This call's samples [B, T' * frame].
+        past : torch.Tensor
+            The STFT history before them (None at the start: silence).
+
+        Returns
+        -------
+        torch.Tensor
+            Natural-log energies, the sub-frames of each frame in order.
+        """
+        window = self.subframe_window.shape[0]
+        needed = window - self.subframe_hop
+        if past is None:
+            past = wav.new_zeros(wav.shape[0], needed)
+        signal = torch.cat([past[:, past.shape[1] - needed :], wav], dim=1)
+        frames = signal.unfold(1, window, self.subframe_hop) * self.subframe_window
+        power = torch.fft.rfft(frames, dim=-1).abs().square()
+        energies = (power @ self.subframe_filters).clamp(min=1e-10).log()
+        batch = wav.shape[0]
+        return energies.reshape(batch, wav.shape[1] // self.samples_per_frame, -1)
 
     def features(self, spec):
         """Log-magnitude and compressed complex spectrum, [B, T, 3 * bins].
@@ -262,7 +324,10 @@ class RNNEncoder(torch.nn.Module):
         feats = feats.reshape(
             batch, n_frames // self.frames_per_step, dim * self.frames_per_step
         )
-        x = self.input_norm(self.input_proj(feats))
+        x = self.input_proj(feats)
+        if self.subframe_bands:
+            x = x + self.subframe_proj(self.subframe_energies(wav, past))
+        x = self.input_norm(x)
         x, rnn_state = self.rnn(x, rnn_state)
         latents = self.output_proj(x)
         if self.pitch_head is not None:

@@ -137,3 +137,29 @@ def test_the_pitch_head_can_read_the_autocorrelation_of_the_newest_window():
     # 200 Hz: a period of 80 samples, lag index 80 - 20.
     assert (lags[0, 5:].argmax(dim=-1) == 60).all()
     assert lags.abs().max() <= 1.0 + 1e-5
+
+
+def test_subframe_energies_follow_the_energy_inside_the_frame():
+    """A burst in the third 5 ms of a frame is loudest in the window centred
+    on it (each window ends with its sub-frame, as the decoder's do) and
+    absent before, the energies stream chunk by chunk, and their projection
+    starts at zero."""
+    torch.manual_seed(0)
+    enc = RNNEncoder(hidden_size=16, latent_dim=8, subframe_bands=8).eval()
+    plain = RNNEncoder(hidden_size=16, latent_dim=8).eval()
+    plain.load_state_dict(enc.state_dict(), strict=False)
+    wav = 1e-3 * torch.randn(1, 3200)
+    wav[0, 1600 + 160 : 1600 + 240] += torch.randn(80)
+    energies = enc.subframe_energies(wav, None)
+    assert energies.shape == (1, 10, 4 * 8)
+    per_subframe = energies[0, 5].reshape(4, 8).sum(dim=-1)
+    assert per_subframe.argmax() == 3
+    assert per_subframe[3] - per_subframe[0] > 8 * 5  # > 5 nepers a band
+    assert torch.equal(enc(wav)[0], plain(wav)[0])
+    torch.nn.init.normal_(enc.subframe_proj.weight)
+    assert torch.allclose(stream(enc, wav, [333, 1000]), enc(wav)[0], atol=1e-5)
+
+
+def test_subframe_hop_must_divide_the_frame():
+    with pytest.raises(ValueError, match="divide"):
+        RNNEncoder(hidden_size=16, latent_dim=8, subframe_bands=8, subframe_hop=96)
