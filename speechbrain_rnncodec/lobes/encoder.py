@@ -85,6 +85,20 @@ class CausalSTFT(torch.nn.Module):
         return spec, padded[:, padded.shape[1] - history.shape[1] :]
 
 
+def with_past(wav, past, needed):
+    """``wav`` [B, T] behind the newest ``needed`` samples of ``past``
+    (None: silence), [B, needed + T].
+
+    Example
+    -------
+    >>> with_past(torch.ones(1, 2), None, 3)
+    tensor([[0., 0., 0., 1., 1.]])
+    """
+    if past is None:
+        past = wav.new_zeros(wav.shape[0], needed)
+    return torch.cat([past[:, past.shape[1] - needed :], wav], dim=1)
+
+
 class RNNEncoder(torch.nn.Module):
     """Causal encoder: waveform [B, T] -> latent frames [B, T', latent_dim].
 
@@ -245,10 +259,7 @@ class RNNEncoder(torch.nn.Module):
             Natural-log energies, the sub-frames of each frame in order.
         """
         window = self.subframe_window.shape[0]
-        needed = window - self.subframe_hop
-        if past is None:
-            past = wav.new_zeros(wav.shape[0], needed)
-        signal = torch.cat([past[:, past.shape[1] - needed :], wav], dim=1)
+        signal = with_past(wav, past, window - self.subframe_hop)
         frames = signal.unfold(1, window, self.subframe_hop) * self.subframe_window
         power = torch.fft.rfft(frames, dim=-1).abs().square()
         energies = (power @ self.subframe_filters).clamp(min=1e-10).log()
@@ -361,9 +372,7 @@ class RNNEncoder(torch.nn.Module):
         """
         frame = self.samples_per_frame
         needed = refinement_history(self.pitch_refinement, frame, self.sample_rate)
-        if past is None:
-            past = wav.new_zeros(wav.shape[0], needed)
-        signal = torch.cat([past[:, past.shape[1] - needed :], wav], dim=1)
+        signal = with_past(wav, past, needed)
         coarse = pitch_from_bins(scores[..., 1:].float(), self.pitch_centres)
         refined = refine_pitch(
             signal.float(), coarse, frame, self.pitch_refinement, self.sample_rate
