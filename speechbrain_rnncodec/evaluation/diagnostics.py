@@ -4,8 +4,8 @@ The decoder predicts STFT frames (magnitude and phase) that an overlap-add
 inverse STFT turns into samples. These diagnostics work in that same
 framing: they swap the decoded magnitude or phase for the original's
 (oracles), or only the energy of each band (the envelope against the fine
-structure inside the bands), make the decoded phase consistent with the decoded magnitude by
-Griffin-Lim, and measure how well the decoded phase agrees with the
+structure inside the bands), make the decoded phase consistent with the
+decoded magnitude by Griffin-Lim, and measure how well the decoded phase agrees with the
 original's per frequency band. ``rnncodec bench --phase FOLDER`` prints
 them.
 

@@ -231,7 +231,9 @@ class RNNEncoder(torch.nn.Module):
             raise ValueError("the sub-frame window needs more past than the STFT keeps")
         self.subframe_hop = hop
         self.register_buffer(
-            "subframe_window", torch.hann_window(window, periodic=True), persistent=False
+            "subframe_window",
+            torch.hann_window(window, periodic=True),
+            persistent=False,
         )
         self.register_buffer(
             "subframe_filters",

@@ -19,8 +19,8 @@ from speechbrain_rnncodec.evaluation.diagnostics import (
     relevel,
     synthesize,
 )
-from speechbrain_rnncodec.lobes.excitation import band_interpolation
 from speechbrain_rnncodec.inference import RNNCodec
+from speechbrain_rnncodec.lobes.excitation import band_interpolation
 from speechbrain_rnncodec.metrics.signal import pesq_wb
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
