@@ -192,6 +192,16 @@ def _pitch_summary(encoder):
     return text
 
 
+def _subframe_summary(encoder):
+    """The encoder's sub-frame band energies, for the model card ('' without)."""
+    if not getattr(encoder, "subframe_bands", None):
+        return ""
+    return (
+        f", which also reads the log energies of {encoder.subframe_bands} mel "
+        f"bands every {encoder.subframe_hop} samples"
+    )
+
+
 def _millions(count):
     return f"{count / 1e6:.2f} M"
 
@@ -312,6 +322,7 @@ def _model_lines(hparams):
         f"{enc.stft.hop_length}-sample hop), {enc.frames_per_step} frames "
         f"stacked, {enc_rnn.num_layers}-layer {type(enc_rnn).__name__} "
         f"{enc_rnn.hidden_size} with a skip path, {latent}-d latent"
+        + _subframe_summary(enc)
         + _pitch_summary(enc)
         + ".",
         f"- Quantizer: {vq.summary()}; {rates}.",
