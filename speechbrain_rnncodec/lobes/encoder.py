@@ -230,11 +230,7 @@ class RNNEncoder(torch.nn.Module):
         if window - hop > self.stft.n_fft - self.stft.hop_length:
             raise ValueError("the sub-frame window needs more past than the STFT keeps")
         self.subframe_hop = hop
-        self.register_buffer(
-            "subframe_window",
-            torch.hann_window(window, periodic=True),
-            persistent=False,
-        )
+        self.subframe_stft = CausalSTFT(window, hop)
         self.register_buffer(
             "subframe_filters",
             band_interpolation(bands, window // 2 + 1, self.sample_rate).T,
@@ -260,10 +256,10 @@ class RNNEncoder(torch.nn.Module):
         torch.Tensor
             Natural-log energies, the sub-frames of each frame in order.
         """
-        window = self.subframe_window.shape[0]
-        signal = with_past(wav, past, window - self.subframe_hop)
-        frames = signal.unfold(1, window, self.subframe_hop) * self.subframe_window
-        power = torch.fft.rfft(frames, dim=-1).abs().square()
+        needed = self.subframe_stft.n_fft - self.subframe_hop
+        history = None if past is None else past[:, past.shape[1] - needed :]
+        spec, _ = self.subframe_stft(wav, history)
+        power = spec.abs().square()
         energies = (power @ self.subframe_filters).clamp(min=1e-10).log()
         batch = wav.shape[0]
         return energies.reshape(batch, wav.shape[1] // self.samples_per_frame, -1)
