@@ -82,21 +82,6 @@ def metric_stats(names, sample_rate=16000, asr=None):
     return stats
 
 
-def quality_stats():
-    """A ``MetricStats`` per metric: ``{"pesq": ..., "stoi": ...}``.
-
-    Use ``stats[name].append(ids, decoded, reference, lengths)`` then
-    ``stats[name].summarize("average")`` (NaN scores are skipped). See
-    ``metric_stats`` for the other metrics.
-
-    Returns
-    -------
-    dict
-        Fresh MetricStats objects.
-    """
-    return metric_stats(("pesq", "stoi"))
-
-
 class NanSkippingMetricStats(MetricStats):
     """``MetricStats`` whose summary ignores undefined (NaN) scores.
 

@@ -14,7 +14,7 @@ from speechbrain.dataio.dataio import length_to_mask
 
 from speechbrain_rnncodec.lobes.codec import RecurrentCodec
 from speechbrain_rnncodec.lobes.streaming import unwrap
-from speechbrain_rnncodec.metrics.stats import quality_stats
+from speechbrain_rnncodec.metrics.stats import metric_stats
 from speechbrain_rnncodec.training.pitch import pitch_errors
 from speechbrain_rnncodec.utils.distributed import check_replicas_in_sync
 
@@ -134,6 +134,8 @@ class CodecBrain(sb.Brain):
     :mod:`speechbrain_rnncodec.training.pitch`) and the ``pitch`` and ``voicing``
     loss weights; with ``teacher_forcing`` the reference pitch drives its
     excitation in training (evaluation always uses the predicted pitch).
+    ``valid_metrics`` names the metrics scored at each of the
+    ``valid_bitrates`` (see :func:`~speechbrain_rnncodec.metrics.stats.metric_stats`).
     ``checkpoint_metric`` ranks the kept checkpoints: ``loss`` (lowest
     valid loss) or ``pesq`` (highest valid PESQ-WB, averaged over the
     bitrates); both are recorded in every checkpoint.
@@ -143,6 +145,8 @@ class CodecBrain(sb.Brain):
         metric = (hparams or {}).get("checkpoint_metric", "loss")
         if metric not in CHECKPOINT_KEYS:
             raise ValueError(f"checkpoint_metric must be loss or pesq, not {metric}")
+        if metric == "pesq" and "pesq" not in hparams["valid_metrics"]:
+            raise ValueError("checkpoint_metric pesq needs pesq among valid_metrics")
         if hparams and hparams.get("adversarial"):
             modules = dict(modules, discriminator=hparams["discriminator"])
         for name in (hparams or {}).get("frozen_modules") or []:
@@ -445,7 +449,9 @@ class CodecBrain(sb.Brain):
         """
         self.running = {}
         labels = [f"{kbps:g}kbps" for kbps in self.hparams.valid_bitrates]
-        self.metrics = {label: quality_stats() for label in labels}
+        self.metrics = {
+            label: metric_stats(self.hparams.valid_metrics) for label in labels
+        }
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs losses, codebook usage and quality; checkpoints after valid.

@@ -98,6 +98,26 @@ def test_unknown_checkpoint_metric_is_refused(tmp_path):
     assert "checkpoint_metric must be loss or pesq, not wer" in out
 
 
+def test_valid_metrics_are_chosen_in_the_hparams(tmp_path):
+    run_recipe(
+        "rnn_vq.yaml",
+        tmp_path,
+        "--debug",
+        "--valid_metrics=[pesq, dnsmos]",
+        "--valid_bitrates=[3.0]",
+    )
+    log = (tmp_path / "train_log.txt").read_text()
+    assert "valid 3kbps_dnsmos" in log and "valid 3kbps_pesq" in log
+    assert "kbps_stoi" not in log and "valid 6kbps" not in log
+    cmd = recipe_command(
+        "rnn_vq.yaml", tmp_path / "refused", "--debug", "--valid_metrics=[stoi]"
+    )
+    proc = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "checkpoint_metric pesq needs pesq among valid_metrics" in out
+
+
 def test_new_run_starts_from_exported_weights(tmp_path):
     import re
 

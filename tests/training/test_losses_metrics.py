@@ -13,7 +13,7 @@ import torch
 
 from speechbrain_rnncodec.evaluation.demo import SAMPLE as FLAC  # a shipped utterance
 from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi
-from speechbrain_rnncodec.metrics.stats import NanSkippingMetricStats, quality_stats
+from speechbrain_rnncodec.metrics.stats import NanSkippingMetricStats, metric_stats
 from speechbrain_rnncodec.training.losses import MultiResolutionSpectralLoss
 
 
@@ -94,8 +94,8 @@ def test_metrics_ignore_padding(speech):
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
-def test_quality_stats_skip_undefined_pesq(speech):
-    stats = quality_stats()
+def test_metric_stats_skip_undefined_pesq(speech):
+    stats = metric_stats(["pesq", "stoi"])
     ref = torch.stack([speech, torch.zeros_like(speech)])  # silence: no PESQ
     dec = torch.stack([noisy(speech, 20), torch.zeros_like(speech)])
     lens = torch.ones(2)
