@@ -114,7 +114,8 @@ class CodecBrain(sb.Brain):
     bottleneck of :mod:`speechbrain_rnncodec.lobes.quantization`) and
     ``decoder``. Expected ``hparams``: ``spectral_loss``, ``loss_weights``
     (``mel``, ``log_mag``, ``convergence``, ``complex``, ``waveform``,
-    ``bottleneck``: the quantizer's own term, commitment or rate),
+    ``bottleneck``: the quantizer's own term, commitment or rate; and
+    ``band_energy`` with an optional ``band_energy_loss``),
     ``valid_bitrates`` (kbps) and ``adversarial``. When ``adversarial`` is
     True, ``hparams`` also needs ``discriminator`` (SpeechBrain's HiFi-GAN
     discriminators), ``discriminator_opt_class``, ``generator_loss`` (a
@@ -282,6 +283,9 @@ class CodecBrain(sb.Brain):
             Loss terms, before weighting, and ``loss`` (their weighted sum).
         """
         terms = self.hparams.spectral_loss(decoded, wavs)
+        band_energy_loss = getattr(self.hparams, "band_energy_loss", None)
+        if band_energy_loss is not None:
+            terms["band_energy"] = band_energy_loss(decoded, wavs)
         terms["waveform"] = (decoded - wavs).abs().mean()
         terms["bottleneck"] = bottleneck.loss
         if pitch_state is not None:

@@ -7,6 +7,8 @@ Authors
 import torch
 import torchaudio
 
+from speechbrain_rnncodec.lobes.excitation import band_interpolation
+
 
 class MultiResolutionSpectralLoss(torch.nn.Module):
     """Log-mel, log-magnitude and compressed-complex STFT losses at several
@@ -108,3 +110,81 @@ class MultiResolutionSpectralLoss(torch.nn.Module):
             diff = spec_hat * mag_hat**p - spec * mag**p
             terms["complex"] = terms["complex"] + diff.abs().pow(2).mean()
         return {k: v / len(self.n_ffts) for k, v in terms.items()}
+
+
+class BandEnergyLoss(torch.nn.Module):
+    """L1 distance of the log energies of mel-spaced bands in short frames.
+
+    The energy of each band (the bins' powers weighted by the band-to-bin
+    interpolation of the source-filter decoder's envelopes) is what its
+    filters set, frame by frame; power sums over a band also average out
+    part of the random magnitudes of noise-like bins (more in the wide
+    upper bands), which the per-bin log-magnitude terms compare one by one.
+
+    Arguments
+    ---------
+    n_fft : int
+        Window and FFT size (320: the decoder's 20 ms synthesis window).
+    hop_length : int
+        Frame hop (80: 5 ms).
+    n_bands : int
+        Mel-spaced bands.
+    sample_rate : int
+        Sampling rate of the signals.
+    floor : float
+        Band energies are clamped to at least this before the log.
+
+    Example
+    -------
+    >>> loss = BandEnergyLoss()
+    >>> y = torch.randn(2, 16000)
+    >>> float(loss(y, y))
+    0.0
+    >>> round(float(loss(0.5 * y, y)), 3)  # a factor 0.5 is 2 ln 2 in energy
+    1.386
+    """
+
+    def __init__(
+        self, n_fft=320, hop_length=80, n_bands=64, sample_rate=16000, floor=1e-8
+    ):
+        super().__init__()
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.floor = floor
+        bands = band_interpolation(n_bands, n_fft // 2 + 1, sample_rate)
+        self.register_buffer("bands", bands, persistent=False)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, y_hat, y):
+        """Mean absolute difference of the log band energies.
+
+        Arguments
+        ---------
+        y_hat : torch.Tensor
+            Decoded waveforms [B, T].
+        y : torch.Tensor
+            Target waveforms [B, T].
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar loss.
+        """
+        log_hat, log = (
+            (
+                torch.stft(
+                    x,
+                    self.n_fft,
+                    hop_length=self.hop_length,
+                    window=self.window,
+                    return_complex=True,
+                ).abs()
+                ** 2
+            )
+            .transpose(1, 2)
+            .matmul(self.bands.T)
+            .clamp(min=self.floor)
+            .log()
+            for x in (y_hat, y)
+        )
+        return (log_hat - log).abs().mean()

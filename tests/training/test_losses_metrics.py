@@ -14,7 +14,10 @@ import torch
 from speechbrain_rnncodec.evaluation.demo import SAMPLE as FLAC  # a shipped utterance
 from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi
 from speechbrain_rnncodec.metrics.stats import NanSkippingMetricStats, metric_stats
-from speechbrain_rnncodec.training.losses import MultiResolutionSpectralLoss
+from speechbrain_rnncodec.training.losses import (
+    BandEnergyLoss,
+    MultiResolutionSpectralLoss,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +72,19 @@ def test_spectral_loss_is_differentiable():
 
 
 # ------------------------------------------------------------------- metrics
+def test_band_energy_loss_sees_levels_not_the_noise_fine_structure():
+    torch.manual_seed(0)
+    a, b = torch.randn(2, 1, 16000)  # two noises of the same level
+    per_bin = MultiResolutionSpectralLoss(n_ffts=(320,), n_mels=(64,))(a, b)
+    same_level = float(BandEnergyLoss()(a, b))
+    # in energy (twice the log-magnitude), averaged over the bins of a band
+    assert same_level < 0.75 * 2 * float(per_bin["log_mag"])
+    assert float(BandEnergyLoss()(2 * a, b)) > same_level + 0.5  # 6 dB louder
+    silent = torch.zeros(1, 16000, requires_grad=True)
+    BandEnergyLoss()(silent, a).backward()
+    assert torch.isfinite(silent.grad).all()
+
+
 def test_pesq_and_stoi_rank_clean_above_noisy(speech):
     ref = speech.expand(3, -1)
     dec = torch.stack([speech, noisy(speech, 20), noisy(speech, 0)])
