@@ -161,6 +161,65 @@ class ContextFreeModel(EntropyModel):
         return float(-np.log2(picked).sum() / max(codes.size, 1))
 
 
+class _NarrowedContext(PacketContext):
+    def __init__(self, context, sizes, codebook_size):
+        self.context, self.sizes, self.codebook_size = context, sizes, codebook_size
+
+    def next_tables(self):
+        tables = np.asarray(self.context.next_tables(), dtype=np.float64)
+        missing = len(self.sizes) - len(tables)
+        if missing:  # the columns the model leaves to uniform coding
+            tables = np.concatenate([tables, np.ones((missing, self.codebook_size))])
+        tables = tables / tables.sum(axis=1, keepdims=True)
+        for k, size in enumerate(self.sizes):
+            if size < self.codebook_size:
+                tables[k, size:] = 0.0
+                tables[k] /= tables[k].sum()
+        return tables
+
+    def update(self, codes):
+        self.context.update(codes)
+
+
+class NarrowedColumns(EntropyModel):
+    """An entropy model for a codec whose frames may narrow a column to
+    its first n codes (``last_column_codes`` of the residual VQ): the
+    wrapped model's tables with zeros beyond those codes, renormalised,
+    so that a narrowed column costs what its codes are worth (about
+    log2(n) bits or less). Any code still decodes (the coder gives a
+    zero probability a tiny one), so coding stays lossless.
+
+    Arguments
+    ---------
+    inner : EntropyModel
+        The model of full columns (its id is this model's id: the
+        narrowing follows from the codec and the column count).
+    column_sizes : callable
+        K -> the codes each of the K columns may take.
+
+    Example
+    -------
+    >>> model = NarrowedColumns(UniformModel(1024), lambda k: [1024] * (k - 1) + [64])
+    >>> codes = np.array([[500, 2], [3, 63]] * 10)  # 20 x (10 + 10) or (10 + 6) bits
+    >>> len(encode_packet(codes, UniformModel(1024))), len(encode_packet(codes, model))
+    (52, 44)
+    >>> data = encode_packet(codes, model)
+    >>> np.array_equal(decode_packet(data, 20, 2, model), codes)
+    True
+    """
+
+    def __init__(self, inner, column_sizes):
+        self.inner, self.column_sizes = inner, column_sizes
+        self.model_id, self.codebook_size = inner.model_id, inner.codebook_size
+
+    def start_packet(self, num_codebooks):
+        context = self.inner.start_packet(num_codebooks)
+        sizes = self.column_sizes(num_codebooks)
+        if min(sizes) >= self.codebook_size:
+            return context
+        return _NarrowedContext(context, sizes, self.codebook_size)
+
+
 class UniformModel(ContextFreeModel):
     """Every code equally likely: log2(codebook_size) bits each.
 

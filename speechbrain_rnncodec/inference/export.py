@@ -313,9 +313,12 @@ def _model_lines(hparams):
     params = {n: sum(p.numel() for p in m.parameters()) for n, m in mods.items()}
     codes = codebook_entries(vq)
     latent = enc.output_proj.out_features
+    narrowed = getattr(vq, "last_column_codes", {})
+    counts = {b: vq.num_quantizers_for(b) for b in hparams["bitrates"]}
     rates = ", ".join(
-        f"{b:g} kbps = {vq.num_quantizers_for(b)} codes per frame"
-        for b in hparams["bitrates"]
+        f"{b:g} kbps = {n} codes per frame"
+        + (f" (the last of {narrowed[n]} codes)" if n in narrowed else "")
+        for b, n in counts.items()
     )
     return [
         f"- Encoder: causal STFT ({enc.stft.n_fft}-point window, "

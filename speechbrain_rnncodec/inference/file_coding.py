@@ -32,6 +32,7 @@ from speechbrain_rnncodec.entropy.coding import (
     UNIFORM_ID,
     EntropyError,
     FrequencyModel,
+    NarrowedColumns,
     UniformModel,
 )
 from speechbrain_rnncodec.entropy.gaussian import GaussianContextModel
@@ -124,13 +125,24 @@ def bottleneck_entropy_model(quantizer):
     return UniformModel(quantizer.codebook_size)
 
 
+def narrowed(codec, model):
+    """``model`` for the codec's columns: wrapped in
+    :class:`NarrowedColumns` where a rate narrows its last column
+    (``last_column_codes`` of the quantizer), else itself."""
+    quantizer = codec.mods.quantizer
+    if not getattr(quantizer, "last_column_codes", None):
+        return model
+    return NarrowedColumns(model, quantizer.column_sizes)
+
+
 def codec_entropy_model(codec):
-    """The codec's entropy model, loaded once (lazily)."""
+    """The codec's entropy model, loaded once (lazily), for its columns
+    (:func:`narrowed`)."""
     model = getattr(codec, "_rnc_entropy_model", None)
     if model is None:
         model = load_entropy_model(codec)
         codec._rnc_entropy_model = model
-    return model
+    return narrowed(codec, model)
 
 
 def make_header(codec, bitrate=None, frames_per_packet=None, **fields):
@@ -176,17 +188,18 @@ def check_compatible(codec, header, name="input"):
 def resolve_entropy(codec, header, name="input"):
     """The entropy model named by ``header`` (uniform or the codec's)."""
     if header.entropy_id == UNIFORM_ID:
-        return UniformModel(header.codebook_size)
-    model = codec_entropy_model(codec)
+        return narrowed(codec, UniformModel(header.codebook_size))
+    codec_entropy_model(codec)  # loads it
+    model = codec._rnc_entropy_model
     if isinstance(model, LearnedPriorModel) and header.entropy_id in model.ids():
-        return model.with_arithmetic(model.ids()[header.entropy_id])
+        return narrowed(codec, model.with_arithmetic(model.ids()[header.entropy_id]))
     if model.model_id != header.entropy_id:
         raise ModelMismatchError(
             f"{name} was entropy-coded with {header.entropy_id}, but the "
             f"loaded model has {model.model_id}; use the entropy model file "
             "it was coded with (--entropy FILE)"
         )
-    return model
+    return narrowed(codec, model)
 
 
 def encode_stream(
@@ -423,5 +436,6 @@ __all__ = [
     "encode_stream",
     "load_entropy_model",
     "make_header",
+    "narrowed",
     "resolve_entropy",
 ]

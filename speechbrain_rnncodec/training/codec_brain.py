@@ -25,6 +25,14 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_KEYS = {"loss": {"min_key": "loss"}, "pesq": {"max_key": "pesq"}}
 
 
+def module_part(modules, name):
+    """The module ``name`` of ``modules`` (unwrapped from DDP), or with a
+    dotted name a part of one (``"quantizer.stages"``)."""
+    root, _, part = name.partition(".")
+    module = unwrap(modules[root])
+    return module.get_submodule(part) if part else module
+
+
 def pitch_masks(reference, lens):
     """Frames inside each length [B, N], and those voiced in the reference."""
     frames = length_to_mask(lens * reference.shape[1], reference.shape[1]).bool()
@@ -126,7 +134,9 @@ class CodecBrain(sb.Brain):
     quantizer]``) are kept in eval mode without gradients: training only
     the decoder keeps the tokens of the initial model, so its entropy
     model and token-based downstream models stay valid; quantizer dropout
-    then draws the bitrate per batch. With ``noise`` (a
+    then draws the bitrate per batch. A dotted name freezes a part, e.g.
+    ``quantizer.stages`` (the full codebooks, while a new narrow one
+    learns). With ``noise`` (a
     :class:`~speechbrain_rnncodec.training.noise.NoiseMixer`), the codec codes a
     noisy copy of each batch and is scored against the clean speech: a
     denoising codec (validation noise is seeded by the batch's IDs).
@@ -151,7 +161,7 @@ class CodecBrain(sb.Brain):
         if hparams and hparams.get("adversarial"):
             modules = dict(modules, discriminator=hparams["discriminator"])
         for name in (hparams or {}).get("frozen_modules") or []:
-            modules[name].requires_grad_(False)  # before the DDP wrapping
+            module_part(modules, name).requires_grad_(False)  # before DDP
         super().__init__(modules, *args, hparams=hparams, **kwargs)
 
     @property
@@ -242,7 +252,7 @@ class CodecBrain(sb.Brain):
             num_quantizers = None
             frozen = getattr(self.hparams, "frozen_modules", None) or []
             for name in frozen:  # Brain.fit sets every module to train mode
-                self.modules[name].eval()
+                module_part(self.modules, name).eval()
             if "quantizer" in frozen:
                 num_quantizers = random.choice(self.quantizer.train_num_quantizers)
             teacher = None

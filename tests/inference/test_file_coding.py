@@ -248,3 +248,40 @@ def test_learned_prior_in_the_hub_folder_comes_first(codec, fitted, speech, tmp_
         assert torch.allclose(decoded, expected[: len(speech)], atol=1e-5)
     with pytest.raises(ModelMismatchError, match="entropy-coded with prior2-"):
         codec.decompress(data)
+
+
+def test_a_narrowed_last_column_costs_its_own_bits_on_disk(codec, speech, tmp_path):
+    """The shipped model with a 4th column of 64 codes at 1.8 kbps (its
+    codebook: the first 64 codes of that stage): files round-trip, and that
+    column costs 6 bits a frame, not 10."""
+    import shutil
+
+    hub = tmp_path / "hub"
+    shutil.copytree(DEFAULT_MODEL, hub)
+    weights = torch.load(hub / "quantizer.ckpt")
+    for name in ("codebook", "cluster_size", "unused_steps", "initialized"):
+        stage = weights[f"stages.2.{name}"]
+        weights[f"narrow_stages.3.{name}"] = stage[:64] if stage.ndim else stage
+    torch.save(weights, hub / "quantizer.ckpt")
+    yaml = (hub / "hyperparams.yaml").read_text()
+    served = "train_num_quantizers: [3, 6, 12]"
+    assert served in yaml
+    narrowed = "train_num_quantizers: [3, 4, 6, 12]\n    last_column_codes: {4: 64}"
+    yaml = yaml.replace("bitrates: [1.5, 3.0, 6.0]", "bitrates: [1.5, 1.8, 3.0, 6.0]")
+    (hub / "hyperparams.yaml").write_text(yaml.replace(served, narrowed))
+    other = RNNCodec.from_hparams(source=str(hub))
+    assert other.bitrates == [1.5, 1.8, 3.0, 6.0]
+    sizes = {}
+    for entropy in ("uniform", None):
+        other.set_entropy_model(entropy)
+        for kbps in (1.5, 1.8):
+            data = other.compress(speech, bitrate=kbps)
+            tokens = other.encode(speech[None], bitrate=kbps)[0]
+            expected = other.decode(tokens)[0, : len(speech)]
+            assert torch.allclose(other.decompress(data), expected, atol=1e-6)
+            sizes[entropy, kbps] = len(data)
+    assert tokens[..., 3].max() < 64
+    frames = len(tokens[0])
+    extra = sizes["uniform", 1.8] - sizes["uniform", 1.5]
+    assert 5.5 * frames / 8 < extra < 6.5 * frames / 8  # 6 bits, in 32-bit words
+    assert sizes[None, 1.8] - sizes[None, 1.5] < 6.5 * frames / 8  # the prior's

@@ -53,10 +53,13 @@ class NestedRates:
     ``codebook_size``, ``frame_rate`` and ``train_num_quantizers`` (the
     column counts trained by dropout: the bitrates served). A frame of K
     columns costs K x log2(codebook_size) bits; it needs at least
-    ``min_quantizers`` columns.
+    ``min_quantizers`` columns. ``last_column_codes`` ({K: n}) narrows
+    the last column of a frame of K columns to n codes, which then cost
+    log2(n) bits.
     """
 
     min_quantizers = 1
+    last_column_codes = {}
 
     @property
     def bits_per_code(self):
@@ -65,7 +68,17 @@ class NestedRates:
 
     def bitrate(self, num_quantizers):
         """Nominal rate in kbps when ``num_quantizers`` columns are used."""
-        return num_quantizers * self.frame_rate * self.bits_per_code / 1000
+        bits = sum(math.log2(n) for n in self.column_sizes(num_quantizers))
+        return self.frame_rate * bits / 1000
+
+    def column_sizes(self, num_quantizers):
+        """Codes each column may take in a frame of ``num_quantizers``
+        columns: ``codebook_size``, the last one narrowed by
+        ``last_column_codes``."""
+        sizes = [self.codebook_size] * num_quantizers
+        if num_quantizers in self.last_column_codes:
+            sizes[-1] = self.last_column_codes[num_quantizers]
+        return sizes
 
     def check_counts(self, train_num_quantizers):
         """The validated list of trained column counts (default: all)."""
@@ -76,14 +89,38 @@ class NestedRates:
             )
         return counts
 
+    def check_last_column_codes(self, last_column_codes):
+        """The validated ``last_column_codes`` ({columns: codes}, default
+        none narrowed)."""
+        narrowed = {int(k): int(n) for k, n in (last_column_codes or {}).items()}
+        for count, codes in narrowed.items():
+            if not self.min_quantizers <= count <= self.num_quantizers:
+                raise ValueError(
+                    f"last_column_codes: {count} columns is not a rate of this "
+                    f"model ({self.min_quantizers}..{self.num_quantizers})"
+                )
+            if not 2 <= codes < self.codebook_size:
+                raise ValueError(
+                    f"last_column_codes: {codes} codes must lie in "
+                    f"2..{self.codebook_size - 1}"
+                )
+        return narrowed
+
     def check_code_range(self, codes):
-        """Raises ValueError unless every code lies in [0, codebook_size)
-        (nothing to check in an empty tensor, or on the ``meta`` device,
-        which only carries shapes)."""
+        """Raises ValueError unless every code lies in [0, codebook_size),
+        those of a narrowed last column in [0, n) (nothing to check in an
+        empty tensor, or on the ``meta`` device, which only carries
+        shapes)."""
         if codes.numel() == 0 or codes.device.type == "meta":
             return
         if codes.min() < 0 or codes.max() >= self.codebook_size:
             raise ValueError(f"codes must lie in [0, {self.codebook_size})")
+        last = self.column_sizes(codes.shape[-1])[-1]
+        if codes[..., -1].max() >= last:
+            raise ValueError(
+                f"codes of the last of {codes.shape[-1]} columns must lie in "
+                f"[0, {last})"
+            )
 
     def num_quantizers_for(self, kbps):
         """Columns that serve ``kbps`` (one of the trained bitrates).

@@ -130,6 +130,9 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         The input ends with the encoder's refined log F0 (an ``RNNEncoder``
         with ``pitch_refinement``), which is sent instead of the F0 of its
         bins.
+    last_column_codes : dict, optional
+        ``{K: n}``: a frame of K columns codes its last (a VQ stage) with a
+        codebook of its own of n codes (see :class:`ResidualVectorQuantizer`).
     **vq_options
         ``decay``, ``kmeans_iters``, ``dead_code_steps`` of the stages.
 
@@ -155,16 +158,24 @@ class PitchColumnQuantizer(ResidualVectorQuantizer):
         train_num_quantizers=None,
         pitch_bins=96,
         refined_pitch=False,
+        last_column_codes=None,
         **vq_options,
     ):
+        stages = {int(k) - 1: n for k, n in (last_column_codes or {}).items()}
         super().__init__(
-            dim, num_quantizers - 1, codebook_size, frame_rate, **vq_options
+            dim,
+            num_quantizers - 1,
+            codebook_size,
+            frame_rate,
+            last_column_codes=stages,  # counted in VQ stages
+            **vq_options,
         )
         self.dim = dim
         self.num_quantizers = num_quantizers
         self.train_num_quantizers = self.check_counts(train_num_quantizers)
         if min(self.train_num_quantizers) < self.min_quantizers:
             raise ValueError("every rate needs the pitch and one VQ stage (>= 2)")
+        self.last_column_codes = self.check_last_column_codes(last_column_codes)
         self.pitch_bins = pitch_bins
         self.refined_pitch = refined_pitch
         self.register_buffer(

@@ -42,6 +42,11 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
         k-means iterations for the initialisation.
     dead_code_steps : int
         Restart codes unused for this many steps.
+    last_column_codes : dict, optional
+        ``{K: n}``: with K stages, the last one codes with a codebook of its
+        own of n codes (log2(n) bits): a rate between K - 1 and K full
+        stages. It learns from the utterances that stop at K stages, the
+        full codebook of that stage from the others.
 
     Example
     -------
@@ -52,6 +57,10 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
     (torch.Size([2, 5, 8]), torch.Size([2, 5, 2]))
     >>> rvq.num_quantizers_for(0.8)
     4
+    >>> narrow = ResidualVectorQuantizer(dim=8, num_quantizers=4, codebook_size=16,
+    ...                                  last_column_codes={3: 4}).eval()
+    >>> narrow.bitrate(3), narrow.narrow_stage(3).codebook.shape
+    (0.5, torch.Size([4, 8]))
     """
 
     def __init__(
@@ -64,15 +73,26 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
         decay=0.99,
         kmeans_iters=10,
         dead_code_steps=20,
+        last_column_codes=None,
     ):
         super().__init__()
         self.num_quantizers = num_quantizers
         self.codebook_size = codebook_size
         self.frame_rate = frame_rate
         self.train_num_quantizers = self.check_counts(train_num_quantizers)
+        self.last_column_codes = self.check_last_column_codes(last_column_codes)
         self.stages = torch.nn.ModuleList(
             EMAVectorQuantizer(dim, codebook_size, decay, kmeans_iters, dead_code_steps)
             for _ in range(num_quantizers)
+        )
+        # The narrowed last stages, by stage count.
+        self.narrow_stages = torch.nn.ModuleDict(
+            {
+                str(count): EMAVectorQuantizer(
+                    dim, codes, decay, kmeans_iters, dead_code_steps
+                )
+                for count, codes in self.last_column_codes.items()
+            }
         )
 
     def forward(self, x, num_quantizers=None, mask=None):
@@ -119,20 +139,20 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
         codes, stats = [], {}
         for k, stage in enumerate(self.stages[:n_stages]):
             active = (per_utt > k)[:, None] & mask
-            flat = residual.reshape(-1, residual.shape[-1])
-            # The frames that update the codebook (training only: their
-            # number depends on the data).
-            used = flat[active.reshape(-1)] if self.training else flat[:0]
-            if self.training and not stage.initialized and len(used):
-                stage.initialize(used)
-            stage_codes = stage.encode(flat).reshape(batch, steps)
-            if len(used):
-                restarted = stage.update(used, stage_codes[active])
-                stats[f"restarted_codes_{k + 1}"] = float(restarted)
-                stats[f"perplexity_{k + 1}"] = perplexity(
-                    stage_codes[active], stage.codebook_size
+            narrow = self.narrow_stage(k + 1)
+            if narrow is None:
+                stage_codes = self._codes(stage, residual, active, stats, k + 1)
+                q = stage.decode(stage_codes)
+            else:  # utterances that stop here take the narrow codebook
+                last = (per_utt == k + 1)[:, None]
+                full = self._codes(stage, residual, active & ~last, stats, k + 1)
+                name = f"{k + 1}_narrow"
+                coarse = self._codes(narrow, residual, active & last, stats, name)
+                stage_codes = torch.where(last, coarse, full)
+                q = torch.where(
+                    last[..., None], narrow.decode(coarse), stage.decode(full)
                 )
-            q = stage.decode(stage_codes) * active[..., None]
+            q = q * active[..., None]
             quantized = quantized + q
             residual = residual - q
             codes.append(stage_codes)
@@ -145,6 +165,38 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
         if x.requires_grad:  # also a frozen quantizer under a training encoder
             quantized = x + (quantized - x).detach()
         return QuantizerOutput(quantized, torch.stack(codes, dim=-1), commitment, stats)
+
+    def order_codes_by_use(self):
+        """Renumbers every stage's codes from the most used to the least
+        (:meth:`EMAVectorQuantizer.order_by_use`): the quantized latents do
+        not change, and a narrowed last column (``last_column_codes``) gets
+        the most used codes of its stage."""
+        for stage in self.stages:
+            stage.order_by_use()
+
+    def narrow_stage(self, num_stages):
+        """The narrow codebook that ends a frame of ``num_stages`` stages,
+        or None (``last_column_codes``)."""
+        key = str(num_stages)
+        return self.narrow_stages[key] if key in self.narrow_stages else None
+
+    def _codes(self, stage, residual, used, stats, name):
+        """Codes [B, T] of the residual [B, T, D] in one codebook; while
+        the codebook trains, the frames ``used`` [B, T] initialise and
+        update it, and its perplexity and restarted codes go to ``stats``."""
+        batch, steps, dim = residual.shape
+        flat = residual.reshape(-1, dim)
+        # The frames that update the codebook (training only: their
+        # number depends on the data; a codebook in eval mode stays).
+        frames = flat[used.reshape(-1)] if stage.training else flat[:0]
+        if stage.training and not stage.initialized and len(frames):
+            stage.initialize(frames)
+        codes = stage.encode(flat).reshape(batch, steps)
+        if len(frames):
+            restarted = stage.update(frames, codes[used])
+            stats[f"restarted_codes_{name}"] = float(restarted)
+            stats[f"perplexity_{name}"] = perplexity(codes[used], stage.codebook_size)
+        return codes
 
     def decode(self, codes):
         """Sums the code vectors of ``codes`` [B, T, K] (K <= stages).
@@ -169,7 +221,9 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
 
     def code_values(self, codes):
         """The code vector of each code, [B, T, K, D], of codes [B, T, K]."""
-        stages = self.stages[: codes.shape[-1]]
+        stages = list(self.stages[: codes.shape[-1]])
+        if self.narrow_stage(len(stages)) is not None:
+            stages[-1] = self.narrow_stage(len(stages))
         return torch.stack(
             [stage.decode(codes[..., k]) for k, stage in enumerate(stages)], dim=2
         )

@@ -236,3 +236,21 @@ def test_refinement_keeps_the_head_f0_on_silence_and_noise():
     assert torch.equal(refine_pitch(noise, coarse, 320, 320, 16000), coarse)
     with pytest.raises(ValueError, match="refinement_history"):
         refine_pitch(silence[:, 1:], coarse, 320, 320, 16000)
+
+
+def test_a_narrowed_last_column_counts_its_bits_after_the_pitch():
+    q = PitchColumnQuantizer(
+        dim=8,
+        num_quantizers=4,
+        codebook_size=64,
+        train_num_quantizers=[2, 3, 4],
+        pitch_bins=BINS,
+        last_column_codes={3: 8},
+    )
+    q(torch.randn(4, 20, 8 + 1 + BINS))  # k-means initialisation in training
+    q.eval()
+    assert q.bitrate(3) == pytest.approx((6 + 6 + 3) * 50 / 1000)
+    out = q(torch.randn(2, 40, 8 + 1 + BINS), 3)
+    assert out.codes[..., 2].max() < 8 and q.narrow_stage(2).codebook_size == 8
+    assert torch.equal(q.decode(out.codes), out.quantized)
+    assert q(torch.randn(2, 40, 8 + 1 + BINS), 4).codes[..., 2].max() >= 8

@@ -212,3 +212,69 @@ def test_frozen_quantizer_passes_the_decoder_gradient_to_a_training_encoder():
         out = rvq(x, 2)
     assert not out.quantized.requires_grad
     assert torch.allclose(out.quantized, rvq.decode(out.codes), atol=1e-6)
+
+
+# ------------------------------------------------------ a narrowed last column
+def test_a_narrowed_last_column_takes_the_nearest_of_its_own_codes():
+    rvq = make_rvq(
+        frame_rate=50.0, train_num_quantizers=[1, 2, 3], last_column_codes={2: 4}
+    )
+    rvq(torch.randn(8, 20, 4))  # k-means initialisation in training
+    rvq.eval()
+    assert rvq.bitrate(2) == pytest.approx(0.3)  # (4 + 2) bits x 50 Hz
+    assert rvq.num_quantizers_for(0.3) == 2
+    assert rvq.column_sizes(2) == [16, 4] and rvq.column_sizes(3) == [16, 16, 16]
+    x = torch.randn(3, 50, 4)
+    narrow = rvq(x, 2)
+    residual = x - rvq.stages[0].decode(narrow.codes[..., 0])
+    dist = torch.cdist(residual.reshape(-1, 4), rvq.narrow_stage(2).codebook)
+    assert torch.equal(narrow.codes[..., 1].reshape(-1), dist.argmin(dim=1))
+    assert torch.allclose(rvq.decode(narrow.codes), narrow.quantized, atol=1e-6)
+    full = rvq(x, 3)  # at 3 stages the second one is the full codebook
+    assert full.codes[..., 1].max() >= 4
+    assert torch.equal(full.codes[..., 0], narrow.codes[..., 0])
+    with pytest.raises(
+        ValueError, match=re.escape("last of 2 columns must lie in [0, 4)")
+    ):
+        rvq.decode(full.codes[..., :2].clamp(min=4))
+
+
+def test_quantizer_dropout_trains_the_narrow_codebook_on_its_utterances_only():
+    rvq = make_rvq(train_num_quantizers=[2, 3], last_column_codes={2: 4}).train()
+    torch.manual_seed(1)
+    out = rvq(torch.randn(64, 20, 4))
+    assert {"perplexity_2", "perplexity_2_narrow"} <= set(out.stats)
+    stops = [  # utterances at 2 stages: not the sum of the 3 full stages
+        not torch.allclose(
+            out.quantized[b : b + 1], rvq.decode(out.codes[b : b + 1]), atol=1e-5
+        )
+        for b in range(64)
+    ]
+    assert 0 < sum(stops) < 64
+    column = out.codes[..., 1].amax(dim=1)
+    assert all(column[b] < 4 for b in range(64) if stops[b])
+    assert any(column[b] >= 4 for b in range(64) if not stops[b])
+    # The full codebook of stage 2 learned nothing from the narrowed utterances.
+    frozen = make_rvq(train_num_quantizers=[2], last_column_codes={2: 4}).train()
+    frozen(torch.randn(8, 20, 4))
+    assert not frozen.stages[1].initialized and frozen.narrow_stage(2).initialized
+
+
+@pytest.mark.parametrize("narrowed", [{4: 8}, {2: 16}, {2: 1}])
+def test_a_narrowing_outside_the_model_is_refused(narrowed):
+    with pytest.raises(ValueError, match="last_column_codes"):
+        make_rvq(last_column_codes=narrowed)
+
+
+def test_the_full_codebooks_can_stay_while_a_narrow_one_learns():
+    """``--frozen_modules "[quantizer.stages]"``: a codebook in eval mode
+    keeps its codes inside a training quantizer."""
+    rvq = make_rvq(train_num_quantizers=[2, 3], last_column_codes={2: 4})
+    rvq(torch.randn(8, 20, 4))  # every codebook initialised and trained
+    before = stage_buffers(rvq.stages)
+    narrow = rvq.narrow_stage(2).codebook.clone()
+    rvq.stages.eval()
+    rvq(torch.randn(8, 20, 4))
+    after = stage_buffers(rvq.stages)
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    assert not torch.equal(rvq.narrow_stage(2).codebook, narrow)
