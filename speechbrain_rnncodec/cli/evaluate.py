@@ -25,8 +25,9 @@ def cmd_eval(args):
 
     torch.set_num_threads(args.threads)
     utts = find_utterances(args.data, args.max_utterances)
-    model = common.load_codec(args) if "rnncodec" in args.codecs else None
-    codecs = [make_codec(spec, model=model) for spec in args.codecs.split(",")]
+    specs = args.codecs or "rnncodec," + ",".join(EVAL_PEERS)
+    model = common.load_codec(args) if "rnncodec" in specs else None
+    codecs = [make_codec(spec, model=model) for spec in with_model_rates(specs, model)]
     asr = None
     if args.asr != "none":
         asr = WhisperASR(args.asr, cpu_threads=args.asr_threads)
@@ -68,14 +69,28 @@ def cmd_eval(args):
     return 0
 
 
-LISTEN_CODECS = (
-    "rnncodec@1.5",
-    "rnncodec@3",
-    "rnncodec@6",
-    "codec2@3200",
-    "opus@6",
-    "opus@12",
-)
+EVAL_PEERS = ("opus@6", "opus@8", "opus@12", "codec2@1600", "codec2@3200")
+LISTEN_PEERS = ("codec2@3200", "opus@6", "opus@12")
+
+
+def with_model_rates(specs, model):
+    """The codec specs of ``specs`` (comma-separated), a bare ``rnncodec``
+    standing for the model at each of its bitrates.
+
+    Example
+    -------
+    >>> class Model:
+    ...     bitrates = [1.5, 3.0]
+    >>> with_model_rates("rnncodec,opus@6", Model())
+    ['rnncodec@1.5', 'rnncodec@3', 'opus@6']
+    """
+    out = []
+    for spec in specs.split(","):
+        if spec.strip().lower() == "rnncodec":
+            out += [f"rnncodec@{kbps:g}" for kbps in model.bitrates]
+        else:
+            out.append(spec)
+    return out
 
 
 def cmd_listen(args):
@@ -88,7 +103,7 @@ def cmd_listen(args):
     source = args.input or SAMPLE
     wav = read_audio(source, model.sample_rate, duration=args.seconds)
     players = [("original", wav, f"{len(wav) / model.sample_rate:.1f} s")]
-    for spec in args.codecs.split(","):
+    for spec in with_model_rates(args.codecs, model):
         codec = make_codec(spec, model=model)
         data, decoded = codec.roundtrip(wav)
         players.append((spec, decoded, f"{codec.kbps(data, len(wav)):.2f} kbps"))
@@ -110,9 +125,10 @@ def add_parser(sub, model_help):
     ev.add_argument("--data", required=True, help="LibriSpeech-layout folder")
     ev.add_argument(
         "--codecs",
-        default="rnncodec@1.5,rnncodec@3,rnncodec@6,opus@6,opus@8,opus@12,"
-        "codec2@1600,codec2@3200",
-        help="comma-separated NAME@BITRATE (opus, opuslib, codec2, rnncodec)",
+        help="comma-separated NAME@BITRATE (opus, opuslib, codec2, rnncodec); "
+        "a bare rnncodec: the model at each of its bitrates (default: rnncodec,"
+        + ",".join(EVAL_PEERS)
+        + ")",
     )
     ev.add_argument("--model", help=model_help)
     ev.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
@@ -150,8 +166,9 @@ def add_parser(sub, model_help):
     listen.add_argument("--seconds", type=float, default=4.0)
     listen.add_argument(
         "--codecs",
-        default=",".join(LISTEN_CODECS),
-        help="comma-separated NAME@BITRATE (default: %(default)s)",
+        default="rnncodec," + ",".join(LISTEN_PEERS),
+        help="comma-separated NAME@BITRATE, a bare rnncodec: the model at "
+        "each of its bitrates (default: %(default)s)",
     )
     listen.add_argument("--model", help=model_help)
     listen.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")

@@ -294,13 +294,17 @@ def test_report_screenshot(browser_page, tmp_path):
 LISTEN_PAGE = pathlib.Path(__file__).parents[2] / "docs" / "samples" / "listen.html"
 
 
-def test_the_committed_listening_page_plays(chromium):
-    """docs/samples/listen.html (``rnncodec listen``): every player loads
-    and decodes in Chromium, the page is small and loads nothing else."""
+def test_the_committed_listening_page_plays(chromium, codec):
+    """docs/samples/listen.html (``rnncodec listen``, the default model):
+    every player loads and decodes in Chromium, the page is small and loads
+    nothing else."""
     assert LISTEN_PAGE.stat().st_size < 1_000_000
     page, errors, requests = open_page(chromium, LISTEN_PAGE)
     found = page.evaluate(_CHECK_JS)
-    assert found["captions"] == ["original", *evaluate.LISTEN_CODECS]
+    players = evaluate.with_model_rates(
+        "rnncodec," + ",".join(evaluate.LISTEN_PEERS), codec
+    )
+    assert found["captions"] == ["original", *players]
     seconds = found["media"][0]["duration"]
     assert seconds > 2.5  # a few seconds of speech, the same in every player
     for m in found["media"]:
