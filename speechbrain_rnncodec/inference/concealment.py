@@ -227,10 +227,7 @@ class ConcealingDecoder:
     def _codebooks(self, count):
         """Code vectors [count, C, D] of the first ``count`` codebooks."""
         if self.books is None or len(self.books) != count:
-            size = self.quantizer.codebook_size
-            codes = torch.arange(size, device=self.device)[None, :, None]
-            values = self.quantizer.code_values(codes.expand(1, size, count))
-            self.books = values[0].transpose(0, 1)
+            self.books = self.quantizer.code_table(count, self.device)
         return self.books
 
     def _latents(self, codes, lost):

@@ -392,8 +392,9 @@ class RNNCodec(Pretrained):
         Any ``num_codebooks`` from the model's least (1; 2 with a pitch
         column) to its maximum: residual codes are exact prefixes, so the
         first K of the full set are the tokens at K codebooks (the trained
-        bitrates decode best). Other keywords of DASB's tokenizers are
-        accepted and ignored.
+        bitrates decode best), but for a narrowed last column
+        (``last_column_codes``: its own, smaller codebook). Other keywords
+        of DASB's tokenizers are accepted and ignored.
         """
         return self._encode(signal, lengths, self._codebooks(num_codebooks))[0]
 
@@ -403,13 +404,10 @@ class RNNCodec(Pretrained):
         return self.decode(tokens, lengths)
 
     def get_pretrained_embeddings(self, vocab_size=None, num_codebooks=None, **kwargs):
-        """DASB: the value of every code of every codebook, [K * C, D]."""
-        quantizer = self.mods.quantizer
+        """DASB: the value of every code of every codebook, [K * C, D]
+        (zeros for the codes a narrowed last column cannot take)."""
         count = self._codebooks(num_codebooks)
-        size = quantizer.codebook_size
-        codes = torch.arange(size, device=self.device)[None, :, None]
-        values = quantizer.code_values(codes.expand(1, size, count))[0]
-        return values.transpose(0, 1).reshape(count * size, -1)
+        return self.mods.quantizer.code_table(count, self.device).flatten(0, 1)
 
     def forward(self, wavs, wav_lens=None, bitrate=None):
         """Encodes and decodes ``wavs`` [B, T]; returns waveforms [B, T]."""

@@ -80,6 +80,17 @@ class NestedRates:
             sizes[-1] = self.last_column_codes[num_quantizers]
         return sizes
 
+    def code_table(self, num_quantizers, device=None):
+        """The value of every code of each of ``num_quantizers`` columns,
+        [K, C, D] on ``device`` (:meth:`code_values` of all codes); the
+        codes a narrowed last column cannot take are zeros."""
+        size = self.codebook_size
+        codes = torch.arange(size, device=device)[None, :, None]
+        codes = codes.expand(1, size, num_quantizers)
+        sizes = torch.tensor(self.column_sizes(num_quantizers), device=device)
+        values = self.code_values(torch.minimum(codes, sizes - 1))[0]
+        return (values * (codes[0] < sizes)[..., None]).transpose(0, 1)
+
     def check_counts(self, train_num_quantizers):
         """The validated list of trained column counts (default: all)."""
         counts = list(train_num_quantizers or [self.num_quantizers])

@@ -140,6 +140,9 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
         for k, stage in enumerate(self.stages[:n_stages]):
             active = (per_utt > k)[:, None] & mask
             narrow = self.narrow_stage(k + 1)
+            if narrow is not None and not self.training:  # one count for all
+                stage = narrow if n_stages == k + 1 else stage
+                narrow = None
             if narrow is None:
                 stage_codes = self._codes(stage, residual, active, stats, k + 1)
                 q = stage.decode(stage_codes)

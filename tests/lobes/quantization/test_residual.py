@@ -278,3 +278,13 @@ def test_the_full_codebooks_can_stay_while_a_narrow_one_learns():
     after = stage_buffers(rvq.stages)
     assert all(torch.equal(before[name], after[name]) for name in before)
     assert not torch.equal(rvq.narrow_stage(2).codebook, narrow)
+
+
+def test_the_code_table_of_a_narrowed_column_holds_its_own_codes():
+    rvq = make_rvq(last_column_codes={2: 4}).eval()
+    table = rvq.code_table(2)
+    assert table.shape == (2, 16, 4)
+    assert torch.equal(table[0], rvq.stages[0].codebook)
+    assert torch.equal(table[1, :4], rvq.narrow_stage(2).codebook)
+    assert not table[1, 4:].any()
+    assert torch.equal(rvq.code_table(3)[1], rvq.stages[1].codebook)
