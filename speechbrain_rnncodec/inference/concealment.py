@@ -143,8 +143,7 @@ class ConcealingDecoder:
         self.prior = None
         if method.startswith("prior"):
             self.prior = prior if prior is not None else codec.entropy_model
-            base = getattr(self.prior, "inner", self.prior)  # NarrowedColumns
-            if isinstance(base, ContextFreeModel) or not hasattr(
+            if isinstance(self.prior, ContextFreeModel) or not hasattr(
                 self.prior, "start_packet"
             ):
                 raise ValueError(

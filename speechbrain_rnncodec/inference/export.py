@@ -317,7 +317,11 @@ def _model_lines(hparams):
     counts = {b: vq.num_quantizers_for(b) for b in hparams["bitrates"]}
     rates = ", ".join(
         f"{b:g} kbps = {n} codes per frame"
-        + (f" (the last of {narrowed[n]} codes)" if n in narrowed else "")
+        + (
+            f" (the last from a {narrowed[n]}-code codebook of its own)"
+            if n in narrowed
+            else ""
+        )
         for b, n in counts.items()
     )
     return [

@@ -136,13 +136,12 @@ def narrowed(codec, model):
 
 
 def codec_entropy_model(codec):
-    """The codec's entropy model, loaded once (lazily), for its columns
-    (:func:`narrowed`)."""
+    """The codec's entropy model, loaded once (lazily)."""
     model = getattr(codec, "_rnc_entropy_model", None)
     if model is None:
         model = load_entropy_model(codec)
         codec._rnc_entropy_model = model
-    return narrowed(codec, model)
+    return model
 
 
 def make_header(codec, bitrate=None, frames_per_packet=None, **fields):
@@ -186,11 +185,11 @@ def check_compatible(codec, header, name="input"):
 
 
 def resolve_entropy(codec, header, name="input"):
-    """The entropy model named by ``header`` (uniform or the codec's)."""
+    """The entropy model named by ``header`` (uniform or the codec's), for
+    the codec's columns (:func:`narrowed`)."""
     if header.entropy_id == UNIFORM_ID:
         return narrowed(codec, UniformModel(header.codebook_size))
-    codec_entropy_model(codec)  # loads it
-    model = codec._rnc_entropy_model
+    model = codec_entropy_model(codec)
     if isinstance(model, LearnedPriorModel) and header.entropy_id in model.ids():
         return narrowed(codec, model.with_arithmetic(model.ids()[header.entropy_id]))
     if model.model_id != header.entropy_id:
@@ -248,7 +247,7 @@ def encode_stream(
         orig_sample_rate=int(rate),
         orig_channels=int(channels),
     )
-    writer = RNCWriter(out, header, codec_entropy_model(codec))
+    writer = RNCWriter(out, header, narrowed(codec, codec_entropy_model(codec)))
     notes = []
     if channels > 1:
         notes.append(f"downmixing {channels} channels to mono")

@@ -293,7 +293,7 @@ class RNNCodec(Pretrained):
         ``token_prior.npz`` or ``token_frequencies.json``, ``"uniform"``,
         or None (the default lookup again). Returns the model."""
         self._rnc_entropy_model = load_entropy_model(self, model)
-        return codec_entropy_model(self)
+        return self._rnc_entropy_model
 
     def compress(self, path_or_tensor, bitrate=None, frames_per_packet=None):
         """The ``.rnc`` bytes of an audio file or a waveform.
