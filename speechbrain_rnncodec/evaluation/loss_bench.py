@@ -30,6 +30,7 @@ import torch
 from speechbrain_rnncodec.bitstream.transport import Packetizer, StreamParams
 from speechbrain_rnncodec.evaluation.opus import OpusCodec
 from speechbrain_rnncodec.inference.concealment import conceal_decode
+from speechbrain_rnncodec.inference.file_coding import narrowed
 from speechbrain_rnncodec.metrics.dnsmos import dnsmos
 from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi
 
@@ -279,7 +280,7 @@ def transport_overhead(codec, wavs, bitrates=None, frames_per_packet=(1, 2, 5, 5
         the raw payload the entropy coder saves).
     """
     rows = []
-    model = codec.entropy_model
+    model = narrowed(codec, codec.entropy_model)  # a narrowed column's own codes
     for kbps in bitrates or codec.bitrates:
         codes = [codec.encode(w[None], bitrate=kbps)[0][0].cpu().numpy() for w in wavs]
         frames = sum(len(c) for c in codes)
