@@ -65,7 +65,7 @@ def bench_compression(args, codec):
 
     utts = find_utterances(args.compression, args.max_utterances)
     wavs = [read_audio(u.path, codec.sample_rate) for u in utts]
-    models = args.entropy.split(",")
+    models = args.entropy_models.split(",")
     rows = measure_compression(codec, wavs, models, args.repeats)
     seconds = sum(len(w) for w in wavs) / codec.sample_rate
     print(f"command: rnncodec {' '.join(sys.argv[1:])}")
@@ -322,6 +322,7 @@ def _add_diagnostics_options(bench):
     )
     bench.add_argument(
         "--entropy",
+        dest="entropy_models",  # not the codec's own --entropy (cli.common)
         default="uniform",
         help="with --compression: comma-separated entropy models (uniform, a file)",
     )

@@ -12,7 +12,11 @@ from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference.export import export_checkpoint, with_identity
 from speechbrain_rnncodec.inference.pretrained import RNNCodec
-from speechbrain_rnncodec.inference.shipped import SHIPPED_FOLDER, shipped_models
+from speechbrain_rnncodec.inference.shipped import (
+    DEFAULT_MODEL,
+    SHIPPED_FOLDER,
+    shipped_models,
+)
 from speechbrain_rnncodec.lobes.streaming import encode_latents
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -189,14 +193,17 @@ def test_cli_bench_speed_and_training():
 
 def test_cli_bench_compression_reports_bytes_on_disk(codec):
     data = ROOT / "tests" / "samples" / "LibriSpeech" / "test-clean-5"
-    proc = run_cli("bench", f"--compression={data}", "--repeats=1")
+    prior = DEFAULT_MODEL / "token_prior.npz"
+    models = f"--entropy=uniform,{prior}"
+    proc = run_cli("bench", f"--compression={data}", "--repeats=1", models)
     assert proc.returncode == 0, proc.stderr
-    rows = [
-        ln.split()
-        for ln in proc.stdout.splitlines()
-        if ln.strip().startswith("uniform")
-    ]
-    assert [r[1] for r in rows] == [f"{kbps:g}" for kbps in codec.bitrates]
+    lines = proc.stdout.splitlines()
+    rates = [f"{kbps:g}" for kbps in codec.bitrates]
+    prior_rows = [ln.split() for ln in lines if ln.strip().startswith("prior2-")]
+    assert [r[1] for r in prior_rows] == rates
+    assert all(float(r[2]) < float(r[1]) for r in prior_rows)  # below the raw rate
+    rows = [ln.split() for ln in lines if ln.strip().startswith("uniform")]
+    assert [r[1] for r in rows] == rates
     # Raw tokens plus the container: a little above the nominal rate.
     for row in rows:
         assert float(row[1]) < float(row[2]) < 1.3 * float(row[1])
