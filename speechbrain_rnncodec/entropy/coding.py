@@ -183,7 +183,7 @@ class _NarrowedContext(PacketContext):
 
 class NarrowedColumns(EntropyModel):
     """An entropy model for a codec whose frames may narrow a column to
-    its first n codes (``last_column_codes`` of the residual VQ): the
+    codes 0 ... n - 1 (``last_column_codes`` of the residual VQ): the
     wrapped model's tables with zeros beyond those codes, renormalised,
     so that a narrowed column costs what its codes are worth (about
     log2(n) bits or less). Any code still decodes (the coder gives a

@@ -152,6 +152,37 @@ def test_decoder_only_training_keeps_the_tokens(tmp_path):
         assert same == (name != "decoder"), name
 
 
+def test_a_narrow_codebook_learns_beside_frozen_full_ones(tmp_path):
+    """How the default's 1.8 kbps codebook was made: from a shipped model,
+    the encoder and the full codebooks frozen (``quantizer.stages``), a new
+    64-code 4th column learns."""
+    import torch
+
+    from speechbrain_rnncodec.inference.shipped import SHIPPED_FOLDER
+
+    source = SHIPPED_FOLDER / "rnn_sf_pitch_rf_16k"
+    run_recipe(
+        "rnn_sf_pitch.yaml",
+        tmp_path,
+        "--number_of_epochs=1",
+        f"--init_from={source}",
+        "--init_modules=[encoder, quantizer.stages, decoder]",
+        "--frozen_modules=[encoder, quantizer.stages]",
+        "--pitch_refinement=320",
+        "--train_num_quantizers=[3, 4, 6, 12]",
+        "--last_column_codes={4: 64}",
+        "--valid_bitrates=[1.8]",
+    )
+    log = (tmp_path / "train_log.txt").read_text()
+    assert "valid 1.8kbps_pesq" in log
+    ckpt = sorted((tmp_path / "save").glob("CKPT+*"))[-1]
+    trained = torch.load(ckpt / "quantizer.ckpt", map_location="cpu")
+    shipped = torch.load(source / "quantizer.ckpt", map_location="cpu")
+    assert all(torch.equal(trained[k].float(), shipped[k].float()) for k in shipped)
+    assert trained["narrow_stages.3.codebook"].shape == (64, 128)
+    assert bool(trained["narrow_stages.3.initialized"])
+
+
 def test_kill_9_mid_epoch_resumes_at_the_same_step(tmp_path):
     """kill -9 during training (a checkpoint after every step, so the kill
     may also land in a save): the rerun loads the last whole checkpoint

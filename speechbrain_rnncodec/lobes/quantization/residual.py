@@ -169,14 +169,6 @@ class ResidualVectorQuantizer(NestedRates, torch.nn.Module):
             quantized = x + (quantized - x).detach()
         return QuantizerOutput(quantized, torch.stack(codes, dim=-1), commitment, stats)
 
-    def order_codes_by_use(self):
-        """Renumbers every stage's codes from the most used to the least
-        (:meth:`EMAVectorQuantizer.order_by_use`): the quantized latents do
-        not change, and a narrowed last column (``last_column_codes``) gets
-        the most used codes of its stage."""
-        for stage in self.stages:
-            stage.order_by_use()
-
     def narrow_stage(self, num_stages):
         """The narrow codebook that ends a frame of ``num_stages`` stages,
         or None (``last_column_codes``)."""
