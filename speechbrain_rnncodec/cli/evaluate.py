@@ -25,9 +25,9 @@ def cmd_eval(args):
 
     torch.set_num_threads(args.threads)
     utts = find_utterances(args.data, args.max_utterances)
-    specs = args.codecs or "rnncodec," + ",".join(EVAL_PEERS)
-    model = common.load_codec(args) if "rnncodec" in specs else None
-    codecs = [make_codec(spec, model=model) for spec in with_model_rates(specs, model)]
+    model = common.load_codec(args) if "rnncodec" in args.codecs else None
+    specs = with_model_rates(args.codecs, model)
+    codecs = [make_codec(spec, model=model) for spec in specs]
     asr = None
     if args.asr != "none":
         asr = WhisperASR(args.asr, cpu_threads=args.asr_threads)
@@ -125,10 +125,9 @@ def add_parser(sub, model_help):
     ev.add_argument("--data", required=True, help="LibriSpeech-layout folder")
     ev.add_argument(
         "--codecs",
+        default="rnncodec," + ",".join(EVAL_PEERS),
         help="comma-separated NAME@BITRATE (opus, opuslib, codec2, rnncodec); "
-        "a bare rnncodec: the model at each of its bitrates (default: rnncodec,"
-        + ",".join(EVAL_PEERS)
-        + ")",
+        "a bare rnncodec: the model at each of its bitrates (default: %(default)s)",
     )
     ev.add_argument("--model", help=model_help)
     ev.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
