@@ -89,6 +89,17 @@ class PacketContext(abc.ABC):
         """Records the codes [K] of the frame just coded (or decoded)."""
         return None
 
+    def packet_tables(self, codes):
+        """The tables of every frame of a packet whose codes [n, K] are all
+        known (the encoder's side): what :meth:`next_tables` gives frame
+        after frame with :meth:`update` between them, to the last bit. A
+        model that can compute them at once overrides this loop."""
+        tables = []
+        for frame in codes:
+            tables.append(self.next_tables())
+            self.update(frame)
+        return tables
+
 
 class EntropyModel(abc.ABC):
     """A probability model of tokens, frame by frame within a packet.
@@ -166,7 +177,10 @@ class _NarrowedContext(PacketContext):
         self.context, self.sizes, self.codebook_size = context, sizes, codebook_size
 
     def next_tables(self):
-        tables = np.asarray(self.context.next_tables(), dtype=np.float64)
+        return self._narrow(self.context.next_tables())
+
+    def _narrow(self, tables):
+        tables = np.asarray(tables, dtype=np.float64)
         missing = len(self.sizes) - len(tables)
         if missing:  # the columns the model leaves to uniform coding
             tables = np.concatenate([tables, np.ones((missing, self.codebook_size))])
@@ -179,6 +193,9 @@ class _NarrowedContext(PacketContext):
 
     def update(self, codes):
         self.context.update(codes)
+
+    def packet_tables(self, codes):
+        return [self._narrow(tables) for tables in self.context.packet_tables(codes)]
 
 
 class NarrowedColumns(EntropyModel):
@@ -401,12 +418,10 @@ def encode_packet(codes, model):
     encoder = constriction.stream.queue.RangeEncoder()
     context = model.start_packet(codes.shape[1])
     uniform = _uniform(model.codebook_size)
-    for frame in codes:
-        tables = context.next_tables()
+    for frame, tables in zip(codes, context.packet_tables(codes), strict=True):
         encoder.encode(frame[: len(tables)], _FAMILY, tables)
         if len(tables) < len(frame):
             encoder.encode(frame[len(tables) :], uniform)
-        context.update(frame)
     words = encoder.get_compressed()
     return words.astype("<u4").tobytes().rstrip(b"\0")
 

@@ -107,28 +107,56 @@ class _FloatContext(PacketContext):
 
 
 class _ExactContext(_FloatContext):
-    """The same GRU in exact fixed point (:class:`FixedPointPrior`)."""
+    """The same GRU in exact fixed point (:class:`FixedPointPrior`).
+
+    Every sum is exact, so the input projections and the output heads of
+    a packet whose codes are known can run on all its frames at once
+    (:meth:`packet_tables`): the tables are those of the frame-by-frame
+    loop, to the last bit.
+    """
 
     def __init__(self, model, num_codebooks):
         super().__init__(model, num_codebooks)
         self.hidden = np.zeros(model.hidden_size)
         self.inputs, self.embedding = model.q.start, model.q.embedding
 
-    def next_tables(self):
+    def _step(self, gi):
+        """The hidden state after one frame whose input projection is gi."""
         q, size, h = self.model.q, self.model.hidden_size, self.hidden
-        gi = q.weight_ih @ self.inputs + q.bias_ih
         gh = q.weight_hh @ h + q.bias_hh
-        r = q.sigmoid(gi[:size] + gh[:size])
-        z = q.sigmoid(gi[size : 2 * size] + gh[size : 2 * size])
+        gates = q.sigmoid(gi[: 2 * size] + gh[: 2 * size])
+        r, z = gates[:size], gates[size:]
         n = q.tanh(gi[2 * size :] + q.rescale(r * gh[2 * size :]))
         self.hidden = q.rescale((q.one - z) * n + z * h)
-        low = q.rescale(q.project_weight @ self.hidden + q.project_bias)
-        low = low.reshape(self.model.modelled, 1, -1)[: self.rows]
-        logits = np.matmul(low, q.output[: self.rows])[:, 0]
-        logits += q.output_bias[: self.rows]
-        return _probabilities(
-            q.exp(logits - logits.max(axis=1, keepdims=True)), self.model
+        return self.hidden
+
+    def _tables(self, hidden):
+        """Tables [N, rows, C] of hidden states [N, H]."""
+        q, m = self.model.q, self.model
+        low = q.rescale(hidden @ q.project_weight.T + q.project_bias)
+        low = low.reshape(len(hidden), m.modelled, -1)
+        logits = (
+            np.stack([low[:, k] @ q.output[k] for k in range(self.rows)], axis=1)
+            + q.output_bias[: self.rows]
         )
+        exps = q.exp(logits - logits.max(axis=-1, keepdims=True))
+        return _probabilities(exps.reshape(-1, m.codebook_size), m).reshape(exps.shape)
+
+    def next_tables(self):
+        q = self.model.q
+        hidden = self._step(q.weight_ih @ self.inputs + q.bias_ih)
+        return self._tables(hidden[None])[0]
+
+    def packet_tables(self, codes):
+        m, q = self.model, self.model.q
+        codes = np.asarray(codes, dtype=np.int64)[:, : m.num_codebooks]
+        if not len(codes):
+            return []
+        embedded = q.embedding[codes + m.offsets[: codes.shape[1]]].sum(axis=1)
+        gi = np.concatenate([self.inputs[None], embedded[:-1]]) @ q.weight_ih.T
+        hidden = np.stack([self._step(row) for row in gi + q.bias_ih])
+        self.inputs = embedded[-1]
+        return self._tables(hidden)
 
 
 class LearnedPriorModel(EntropyModel):

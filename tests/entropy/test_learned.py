@@ -86,6 +86,25 @@ def test_a_trained_prior_saves_bits():
     assert learned < 0.75 * raw, (learned, raw)
 
 
+@pytest.mark.parametrize("books", [1, 2, 4])
+def test_a_whole_packet_gets_the_tables_of_the_frame_loop(books):
+    """The encoder computes a packet's tables at once; the decoder, frame
+    by frame, must find the same ones to the last bit."""
+    model = prior_model(small_prior(modelled=3))
+    codes = np.random.default_rng(books).integers(0, C, (50, books))
+    loop, batched = model.start_packet(books), model.start_packet(books)
+    expected = []
+    for frame in codes:
+        expected.append(loop.next_tables())
+        loop.update(frame)
+    tables = batched.packet_tables(codes)
+    assert len(tables) == len(codes)
+    assert all(np.array_equal(a, b) for a, b in zip(tables, expected, strict=True))
+    # and the state goes on where the loop's does
+    assert np.array_equal(batched.next_tables(), loop.next_tables())
+    assert model.start_packet(books).packet_tables(codes[:0]) == []
+
+
 def test_save_load_and_bad_files(tmp_path):
     model = prior_model(small_prior(), {"model_hash": "ab" * 16})
     path = model.save(tmp_path / "token_prior.npz")
