@@ -58,8 +58,9 @@ def test_eval_command_end_to_end(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     rows = results["rows"]
     assert list(rows) == ["original", *codecs.split(",")]
-    assert 1.4 < rows["rnncodec@1.5"]["kbps"] < 1.7
-    assert 5.9 < rows["rnncodec@6"]["kbps"] < 6.3
+    # real .rnc bytes: the token prior codes below the nominal rates
+    assert 1.2 < rows["rnncodec@1.5"]["kbps"] < 1.7
+    assert 5.5 < rows["rnncodec@6"]["kbps"] < 6.3
     assert 3.1 < rows["codec2@3200"]["kbps"] < 3.4
     for name in codecs.split(","):
         row = rows[name]
