@@ -100,10 +100,14 @@ class _FloatContext(PacketContext):
         return _probabilities(np.exp(logits).astype(np.float64), m)
 
     def update(self, codes):
+        self.inputs = self._embedded(codes)
+
+    def _embedded(self, codes):
+        """The GRU inputs [..., E] of frames of codes [..., K]."""
         m = self.model
         # The prior reads as many codebooks as the packet has (bitrate).
-        codes = np.asarray(codes, dtype=np.int64)[: m.num_codebooks]
-        self.inputs = self.embedding[codes + m.offsets[: len(codes)]].sum(axis=0)
+        codes = np.asarray(codes, dtype=np.int64)[..., : m.num_codebooks]
+        return self.embedding[codes + m.offsets[: codes.shape[-1]]].sum(axis=-2)
 
 
 class _ExactContext(_FloatContext):
@@ -148,11 +152,10 @@ class _ExactContext(_FloatContext):
         return self._tables(hidden[None])[0]
 
     def packet_tables(self, codes):
-        m, q = self.model, self.model.q
-        codes = np.asarray(codes, dtype=np.int64)[:, : m.num_codebooks]
+        q = self.model.q
         if not len(codes):
             return []
-        embedded = q.embedding[codes + m.offsets[: codes.shape[1]]].sum(axis=1)
+        embedded = self._embedded(codes)
         gi = np.concatenate([self.inputs[None], embedded[:-1]]) @ q.weight_ih.T
         hidden = np.stack([self._step(row) for row in gi + q.bias_ih])
         self.inputs = embedded[-1]
