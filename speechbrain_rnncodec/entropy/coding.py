@@ -52,6 +52,7 @@ import numpy as np
 from speechbrain_rnncodec.audio.io import AudioError
 from speechbrain_rnncodec.utils.atomic import atomic_open
 from speechbrain_rnncodec.utils.identity import model_fingerprint
+from speechbrain_rnncodec.utils.threads import one_blas_thread
 
 logger = logging.getLogger(__name__)
 
@@ -418,7 +419,9 @@ def encode_packet(codes, model):
     encoder = constriction.stream.queue.RangeEncoder()
     context = model.start_packet(codes.shape[1])
     uniform = _uniform(model.codebook_size)
-    for frame, tables in zip(codes, context.packet_tables(codes), strict=True):
+    with one_blas_thread():
+        packet_tables = context.packet_tables(codes)
+    for frame, tables in zip(codes, packet_tables, strict=True):
         encoder.encode(frame[: len(tables)], _FAMILY, tables)
         if len(tables) < len(frame):
             encoder.encode(frame[len(tables) :], uniform)
@@ -448,24 +451,25 @@ def decode_packet(data, num_frames, num_codebooks, model):
     padded = bytes(data) + b"\0" * (-len(data) % 4)
     words = np.frombuffer(padded, dtype="<u4").astype(np.uint32)
     out = np.empty((num_frames, num_codebooks), dtype=np.int64)
-    try:
-        decoder = constriction.stream.queue.RangeDecoder(words)
-        context = model.start_packet(num_codebooks)
-        uniform = _uniform(model.codebook_size)
-        for t in range(num_frames):
-            tables = context.next_tables()
-            out[t, : len(tables)] = decoder.decode(_FAMILY, tables)
-            if len(tables) < num_codebooks:
-                out[t, len(tables) :] = decoder.decode(
-                    uniform, num_codebooks - len(tables)
-                )
-            context.update(out[t])
-    except Exception as err:  # constriction raises AssertionError, ValueError
-        raise EntropyError(f"undecodable token data: {err}") from err
-    except BaseException as err:  # a Rust panic (pyo3's PanicException)
-        if type(err).__name__ != "PanicException":
-            raise
-        raise EntropyError(f"undecodable token data: {err}") from err
+    with one_blas_thread():
+        try:
+            decoder = constriction.stream.queue.RangeDecoder(words)
+            context = model.start_packet(num_codebooks)
+            uniform = _uniform(model.codebook_size)
+            for t in range(num_frames):
+                tables = context.next_tables()
+                out[t, : len(tables)] = decoder.decode(_FAMILY, tables)
+                if len(tables) < num_codebooks:
+                    out[t, len(tables) :] = decoder.decode(
+                        uniform, num_codebooks - len(tables)
+                    )
+                context.update(out[t])
+        except Exception as err:  # constriction raises AssertionError, ValueError
+            raise EntropyError(f"undecodable token data: {err}") from err
+        except BaseException as err:  # a Rust panic (pyo3's PanicException)
+            if type(err).__name__ != "PanicException":
+                raise
+            raise EntropyError(f"undecodable token data: {err}") from err
     return out
 
 
