@@ -18,7 +18,9 @@ def test_short_files_and_a_long_file_in_bounded_memory(tmp_path):
     short, long = result["short"], result["long"]
     assert short["decoded_files"] == 100
     assert abs(long["decoded_seconds"] - 120.0) < 0.05
-    assert 5.5 < long["rnc_bytes"] * 8 / 120.0 / 1000 < 6.5  # about 6 kbps
+    # 6 kbps tokens, entropy-coded by the default's prior (5.49 kbps on this
+    # looped sample; 3 kbps would be about 2.6)
+    assert 5.2 < long["rnc_bytes"] * 8 / 120.0 / 1000 < 6.5
     # Streaming: two minutes cost no more memory than half-second files.
     for job in ("encode", "decode"):
         assert long[job][1] < short[job][1] + 64, (long[job], short[job])
