@@ -245,17 +245,20 @@ class SourceFilterDecoder(torch.nn.Module):
         )
 
     def per_frame(self, layer, x):
-        """``layer(x)``, one latent frame at a time outside training.
+        """``layer(x)`` of a linear layer, each latent frame summed as if it
+        were alone outside training.
 
-        Matrix products sum in an order that depends on the matrix shape, so
-        a frame decoded in a chunk of 3 and in a whole file would differ in
-        the last bits; the pitch, integrated by the phase accumulator, must
-        not. Layers on the pitch path run frame by frame in eval, so chunked
-        decoding gives exactly the samples of whole decoding.
+        A matrix product sums in an order that depends on the matrix shape,
+        so a frame decoded in a chunk of 3 and in a whole file would differ
+        in the last bits; the pitch, integrated by the phase accumulator,
+        must not. Outside training, layers on the pitch path run as a batch
+        of one-frame products (one frame's sums do not depend on how many
+        frames the batch holds), so chunked decoding gives exactly the
+        samples of whole decoding.
 
         Arguments
         ---------
-        layer : torch.nn.Module
+        layer : torch.nn.Linear
             A frame-wise layer.
         x : torch.Tensor
             Frames [B, T', D].
@@ -267,7 +270,14 @@ class SourceFilterDecoder(torch.nn.Module):
         """
         if self.training:
             return layer(x)
-        return torch.cat([layer(x[:, t : t + 1]) for t in range(x.shape[1])], dim=1)
+        frames = x.reshape(-1, 1, x.shape[-1])
+        count = frames.shape[0]
+        out = torch.baddbmm(
+            layer.bias.expand(count, 1, -1),
+            frames,
+            layer.weight.t().expand(count, -1, -1),
+        )
+        return out.reshape(*x.shape[:-1], -1)
 
     def excitation(self, f0, start):
         """Harmonic and noise excitation samples of frame F0s.
