@@ -281,3 +281,28 @@ def test_training_streams_crops_from_webdataset_shards(tmp_path):
     log = (out / "train_log.txt").read_text()
     assert "epoch: 1, lr: 1.00e-03, steps: 4 " in log  # 8 crops, 2 per batch
     assert not (out / "train.csv").exists()
+
+
+def test_narrowed_decoder_keeps_the_tokens_and_decodes(tmp_path):
+    import torch
+
+    from speechbrain_rnncodec.audio.io import read_audio
+    from speechbrain_rnncodec.inference import RNNCodec
+    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
+
+    out = tmp_path / "narrow"
+    cmd = [sys.executable, "narrow_decoder.py", str(DEFAULT_MODEL), str(out)]
+    cmd += ["--hidden=64", f"--data={SAMPLES / 'dev-clean-5'}", "--seconds=0.3"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, cwd=RECIPE, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "kept 64 of 384" in proc.stdout
+    narrow, wide = (RNNCodec.from_hparams(source=str(s)) for s in (out, DEFAULT_MODEL))
+    assert narrow.codec.decoder.output_norm.weight.shape == (64,)
+    wav = read_audio(sorted(SAMPLES.glob("dev-clean-5/*/*/*.flac"))[0], duration=1.0)
+    tokens, _ = narrow.encode(wav[None], bitrate=3.0)
+    assert torch.equal(tokens, wide.encode(wav[None], bitrate=3.0)[0])
+    assert torch.isfinite(narrow.decode(tokens)).all()
+    # A second run never overwrites a folder.
+    proc = subprocess.run(cmd, cwd=RECIPE, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0 and "exists" in proc.stderr
