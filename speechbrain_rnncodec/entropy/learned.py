@@ -139,10 +139,9 @@ class _ExactContext(_FloatContext):
         q, m = self.model.q, self.model
         low = q.rescale(hidden @ q.project_weight.T + q.project_bias)
         low = low.reshape(len(hidden), m.modelled, -1)
-        logits = (
-            np.stack([low[:, k] @ q.output[k] for k in range(self.rows)], axis=1)
-            + q.output_bias[: self.rows]
-        )
+        rows = low[:, : self.rows, None, :]  # [N, rows, 1, R] @ [rows, R, C]
+        logits = np.matmul(rows, q.output[: self.rows])[:, :, 0]
+        logits += q.output_bias[: self.rows]
         exps = q.exp(logits - logits.max(axis=-1, keepdims=True))
         return _probabilities(exps.reshape(-1, m.codebook_size), m).reshape(exps.shape)
 
