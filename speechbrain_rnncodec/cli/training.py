@@ -5,11 +5,15 @@ Authors
  * speechbrain_rnncodec team 2026
 """
 
-from speechbrain_rnncodec.inference.export import export_checkpoint
+import shutil
+
+from speechbrain_rnncodec.inference.export import carry_token_prior, export_checkpoint
 
 
 def cmd_export(args):
     """``rnncodec export``: training checkpoint -> hub folder."""
+    if bool(args.token_prior) != bool(args.tokens_of):
+        raise ValueError("--token-prior and --tokens-of go together")
     metrics = None
     if args.card_metrics:
         with open(args.card_metrics, encoding="utf-8") as fin:
@@ -21,6 +25,13 @@ def cmd_export(args):
         not args.fp32,
         metrics_markdown=metrics,
     )
+    if args.token_prior:
+        try:
+            carry_token_prior(args.token_prior, args.tokens_of, out)
+        except ValueError:
+            shutil.rmtree(out)  # no model left behind without its prior
+            raise
+        print(f"token prior {args.token_prior} (the tokens of {args.tokens_of})")
     print(f"exported {args.checkpoint} to {out} (model card: {out}/README.md)")
     return 0
 
@@ -64,6 +75,13 @@ def add_parser(sub, model_help):
         metavar="FILE",
         help="markdown table of measured results for the model card",
     )
+    export.add_argument(
+        "--token-prior",
+        metavar="FILE",
+        help="token_prior.npz of the model --tokens-of (same encoder and "
+        "quantizer, e.g. a decoder trained alone): copied for the new model",
+    )
+    export.add_argument("--tokens-of", metavar="HUB", help="with --token-prior")
     export.set_defaults(handler=cmd_export)
 
     tokens = sub.add_parser(

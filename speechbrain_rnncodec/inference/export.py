@@ -12,6 +12,7 @@ import tempfile
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from speechbrain_rnncodec.entropy.learned import PRIOR_FILE, LearnedPriorModel
 from speechbrain_rnncodec.lobes.streaming import algorithmic_latency_ms
 from speechbrain_rnncodec.utils.identity import model_hash
 
@@ -108,6 +109,66 @@ def export_checkpoint(
         if tmp.exists():
             shutil.rmtree(tmp)
     return out_dir
+
+
+TOKEN_MODULES = ("encoder", "quantizer")  # what makes the tokens
+
+
+def recorded_hash(folder):
+    """The ``model_hash`` a hub folder's ``hyperparams.yaml`` records (hex).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> text = with_identity("a: 1\\n", "m", bytes(2))
+    >>> _ = (folder / "hyperparams.yaml").write_text(text)
+    >>> recorded_hash(folder)
+    '0000'
+    """
+    text = (pathlib.Path(folder) / "hyperparams.yaml").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.startswith("model_hash:"):
+            return line.partition(":")[2].strip().strip("'\"")
+    raise ValueError(f"{folder}/hyperparams.yaml records no model_hash")
+
+
+def carry_token_prior(prior_path, tokens_of, out_dir):
+    """Gives an exported hub folder the token prior of another model that
+    makes the same tokens (a decoder trained alone keeps the encoder and
+    the quantizer): the prior is copied, stamped with the new model's hash.
+
+    Arguments
+    ---------
+    prior_path : str
+        A ``token_prior.npz`` fitted on the model of ``tokens_of``.
+    tokens_of : str
+        That model's hub folder.
+    out_dir : str
+        The exported hub folder.
+
+    Raises
+    ------
+    ValueError
+        If the prior was fitted on another model than ``tokens_of``, or
+        the two folders' encoders or quantizers differ (other tokens).
+    """
+    prior = LearnedPriorModel.load(prior_path)
+    if prior.meta.get("model_hash") != recorded_hash(tokens_of):
+        raise ValueError(f"{prior_path} was not fitted on the model of {tokens_of}")
+    for name in TOKEN_MODULES:
+        ours, theirs = (
+            torch.load(pathlib.Path(f) / f"{name}.ckpt", weights_only=True)
+            for f in (out_dir, tokens_of)
+        )
+        if ours.keys() != theirs.keys() or not all(
+            torch.equal(ours[k], theirs[k]) for k in ours
+        ):
+            raise ValueError(
+                f"the {name} of {out_dir} is not that of {tokens_of}: other tokens"
+            )
+    prior.meta["model_hash"] = recorded_hash(out_dir)
+    return prior.save(pathlib.Path(out_dir) / PRIOR_FILE)
 
 
 def with_identity(yaml_text, model_id, digest):

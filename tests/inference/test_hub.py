@@ -102,6 +102,54 @@ def test_model_card_content():
     assert len(usage.strip().splitlines()) == 3
 
 
+def default_checkpoint(folder, change=None):
+    """A CKPT folder holding the default model's weights in float32, with
+    ``change(modules)`` applied first."""
+    from speechbrain_rnncodec.inference.export import load_hub_weights
+
+    text = (ROOT / "hparams" / f"{DEFAULT_MODEL.name}.yaml").read_text()
+    modules = load_hyperpyyaml(text)["modules"]
+    load_hub_weights(modules, DEFAULT_MODEL)
+    if change:
+        with torch.no_grad():
+            change(modules)
+    folder.mkdir()
+    for name, module in modules.items():
+        torch.save(module.state_dict(), folder / f"{name}.ckpt")
+    return folder
+
+
+def test_export_carries_the_token_prior_of_the_same_tokens(tmp_path):
+    from speechbrain_rnncodec.entropy.learned import LearnedPriorModel
+    from speechbrain_rnncodec.inference.export import recorded_hash
+
+    yaml = ROOT / "hparams" / f"{DEFAULT_MODEL.name}.yaml"
+    prior = DEFAULT_MODEL / "token_prior.npz"
+    carry = ["--token-prior", str(prior), "--tokens-of", str(DEFAULT_MODEL)]
+
+    def export(ckpt, out, *extra):
+        return cli.main(["export", str(ckpt), str(out), "--hparams", str(yaml), *extra])
+
+    # A decoder trained alone: new weights, the same tokens.
+    ckpt = default_checkpoint(
+        tmp_path / "CKPT+dec", lambda m: m["decoder"].output_norm.bias.add_(0.01)
+    )
+    assert export(ckpt, tmp_path / "hub", *carry) == 0
+    carried = LearnedPriorModel.load(tmp_path / "hub" / "token_prior.npz")
+    assert carried.meta["model_hash"] == recorded_hash(tmp_path / "hub")
+    assert recorded_hash(tmp_path / "hub") != recorded_hash(DEFAULT_MODEL)
+    assert carried.model_id == LearnedPriorModel.load(prior).model_id
+    codec = RNNCodec.from_hparams(source=str(tmp_path / "hub"))
+    assert codec.entropy_model.model_id == carried.model_id
+    # Another encoder makes other tokens: refused, nothing left behind.
+    ckpt = default_checkpoint(
+        tmp_path / "CKPT+enc", lambda m: m["encoder"].output_proj.bias.add_(0.01)
+    )
+    assert export(ckpt, tmp_path / "other", *carry) == 1
+    assert not (tmp_path / "other").exists()
+    assert export(ckpt, tmp_path / "other", *carry[:2]) == 1
+
+
 def test_model_card_names_the_encoders_front_ends():
     text = (ROOT / "hparams" / "rnn_sf_pitch_rf_16k.yaml").read_text()
     text = text.replace(
