@@ -53,6 +53,16 @@ def _distributed():
     return dist.is_available() and dist.is_initialized()
 
 
+def finish_process_group():
+    """Ends a distributed run cleanly: every process waits for the others
+    to finish, then the process group is destroyed (a process whose gloo
+    peer tears down first can abort at exit). Nothing when not distributed.
+    """
+    if _distributed():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def all_reduce(tensor):
     """Sums ``tensor`` over processes (in place) when running distributed."""
     if _distributed():

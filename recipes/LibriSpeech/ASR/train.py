@@ -28,7 +28,10 @@ from speechbrain.utils.distributed import run_on_main
 from speechbrain_rnncodec.audio.io import read_audio
 from speechbrain_rnncodec.training.asr_brain import CTCBrain
 from speechbrain_rnncodec.training.tokens import extract_recipe_tokens, load_tokens
-from speechbrain_rnncodec.utils.distributed import init_process_group
+from speechbrain_rnncodec.utils.distributed import (
+    finish_process_group,
+    init_process_group,
+)
 
 # Every character of LibriSpeech transcripts; others come from the data.
 LIBRISPEECH_CHARACTERS = " 'ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -168,5 +171,4 @@ if __name__ == "__main__":
             min_key=hparams["checkpoint_metric"],
             test_loader_kwargs=hparams["valid_dataloader_opts"],
         )
-    if torch.distributed.is_initialized():  # a clean exit of every process
-        torch.distributed.destroy_process_group()
+    finish_process_group()

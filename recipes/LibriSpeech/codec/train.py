@@ -28,7 +28,10 @@ from speechbrain_rnncodec.inference.export import load_hub_weights
 from speechbrain_rnncodec.training.codec_brain import CodecBrain
 from speechbrain_rnncodec.training.pitch import cache_pitch, pitch_targets
 from speechbrain_rnncodec.training.shards import crop_loader
-from speechbrain_rnncodec.utils.distributed import init_process_group
+from speechbrain_rnncodec.utils.distributed import (
+    finish_process_group,
+    init_process_group,
+)
 
 
 def dataio_prepare(hparams):
@@ -210,5 +213,4 @@ if __name__ == "__main__":
             **brain.best_checkpoint,
             test_loader_kwargs=hparams["valid_dataloader_opts"],
         )
-    if torch.distributed.is_initialized():  # a clean exit of every process
-        torch.distributed.destroy_process_group()
+    finish_process_group()
