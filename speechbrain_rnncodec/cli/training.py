@@ -28,7 +28,7 @@ def cmd_export(args):
     if args.token_prior:
         try:
             carry_token_prior(args.token_prior, args.tokens_of, out)
-        except ValueError:
+        except (OSError, ValueError):
             shutil.rmtree(out)  # no model left behind without its prior
             raise
         print(f"token prior {args.token_prior} (the tokens of {args.tokens_of})")

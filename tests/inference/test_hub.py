@@ -148,6 +148,9 @@ def test_export_carries_the_token_prior_of_the_same_tokens(tmp_path):
     assert export(ckpt, tmp_path / "other", *carry) == 1
     assert not (tmp_path / "other").exists()
     assert export(ckpt, tmp_path / "other", *carry[:2]) == 1
+    missing = ["--token-prior", str(tmp_path / "none.npz"), *carry[2:]]
+    assert export(ckpt, tmp_path / "other", *missing) == 1
+    assert not (tmp_path / "other").exists()
 
 
 def test_model_card_names_the_encoders_front_ends():
