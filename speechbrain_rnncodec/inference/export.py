@@ -14,7 +14,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_rnncodec.entropy.learned import PRIOR_FILE, LearnedPriorModel
 from speechbrain_rnncodec.lobes.streaming import algorithmic_latency_ms
-from speechbrain_rnncodec.utils.identity import model_hash
+from speechbrain_rnncodec.utils.identity import declared_identity, model_hash
 
 TRAINING_DATA = (
     "LibriSpeech (English read audiobooks, 16 kHz): train-clean-5 plus "
@@ -121,15 +121,16 @@ def recorded_hash(folder):
     -------
     >>> import tempfile
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> text = with_identity("a: 1\\n", "m", bytes(2))
+    >>> text = with_identity("a: 1\\n", "m", bytes(16))
     >>> _ = (folder / "hyperparams.yaml").write_text(text)
     >>> recorded_hash(folder)
-    '0000'
+    '00000000000000000000000000000000'
     """
     text = (pathlib.Path(folder) / "hyperparams.yaml").read_text(encoding="utf-8")
     for line in text.splitlines():
         if line.startswith("model_hash:"):
-            return line.partition(":")[2].strip().strip("'\"")
+            value = line.partition(":")[2].strip().strip("'\"")
+            return declared_identity({"model_hash": value})[1].hex()
     raise ValueError(f"{folder}/hyperparams.yaml records no model_hash")
 
 

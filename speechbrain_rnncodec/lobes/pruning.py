@@ -25,9 +25,13 @@ STREAM_NORM = "output_norm"
 HEADS = ("pitch_head", "envelope_head", "correction_head", "residual_head")
 
 
-def _layers(state):
-    """Number of recurrent layers in a decoder state dict."""
-    return sum(1 for key in state if key.startswith(RNN + "weight_ih_l"))
+def _shape(state):
+    """Width, gates per unit (4: LSTM, 3: GRU) and recurrent layers of a
+    decoder state dict."""
+    hidden = state[STREAM_NORM + ".weight"].shape[0]
+    gates = state[RNN + "weight_ih_l0"].shape[0] // hidden
+    layers = sum(1 for key in state if key.startswith(RNN + "weight_ih_l"))
+    return hidden, gates, layers
 
 
 def _gate_rows(units, hidden, gates):
@@ -65,9 +69,7 @@ def narrow_decoder_state(state, stream, units):
     """
     if len(stream) != len(units):
         raise ValueError("the stream and the recurrent layers keep one width")
-    hidden = state[STREAM_NORM + ".weight"].shape[0]
-    gates = state[RNN + "weight_ih_l0"].shape[0] // hidden
-    layers = _layers(state)
+    hidden, gates, layers = _shape(state)
     narrowed = dict(state)
     for name in STREAM_WRITERS:
         for suffix in (".weight", ".bias"):
@@ -100,9 +102,7 @@ def silence(state, kind, index):
     dimension ``index`` (``kind="stream"``: nothing writes it, so it stays
     zero) or hidden unit ``index`` of the lower recurrent layers
     (``kind="unit"``: its gates see nothing, so its output stays zero)."""
-    hidden = state[STREAM_NORM + ".weight"].shape[0]
-    gates = state[RNN + "weight_ih_l0"].shape[0] // hidden
-    layers = _layers(state)
+    hidden, gates, layers = _shape(state)
     silenced = dict(state)
     rows = _gate_rows(torch.tensor([index]), hidden, gates)
     if kind == "stream":

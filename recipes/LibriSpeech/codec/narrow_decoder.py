@@ -75,18 +75,15 @@ def main(argv=None):
             dim=1,
         )
     stream, units = unit_importance(model.decoder, latents)
+    kept = [most_important(scores, args.hidden) for scores in (stream, units)]
     print(f"command: {' '.join(sys.argv)}")
-    for name, scores in (("stream dimensions", stream), ("hidden units", units)):
-        kept = scores[most_important(scores, args.hidden)]
+    names = ("stream dimensions", "hidden units")
+    for name, scores, best in zip(names, (stream, units), kept, strict=True):
         print(
             f"{name}: kept {args.hidden} of {len(scores)} holding "
-            f"{kept.sum() / scores.sum():.1%} of the summed importance"
+            f"{scores[best].sum() / scores.sum():.1%} of the summed importance"
         )
-    state = narrow_decoder_state(
-        model.decoder.state_dict(),
-        most_important(stream, args.hidden),
-        most_important(units, args.hidden),
-    )
+    state = narrow_decoder_state(model.decoder.state_dict(), *kept)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         for name in ("encoder", "quantizer"):
