@@ -39,8 +39,8 @@ from speechbrain_rnncodec.bitstream.header import (
 )
 from speechbrain_rnncodec.entropy.coding import (
     EntropyError,
-    decode_packet,
-    encode_packet,
+    decode_packets,
+    encode_packets,
 )
 
 _PACKET = struct.Struct("<BH")  # frames, payload bytes
@@ -130,18 +130,21 @@ class RNCWriter:
             )
         self.pending = np.concatenate([self.pending, tokens])
         fpp = self.header.frames_per_packet
-        while len(self.pending) >= fpp:
-            self._emit(self.pending[:fpp])
-            self.pending = self.pending[fpp:]
+        full = len(self.pending) // fpp * fpp
+        if full:
+            self._emit(np.split(self.pending[:full], full // fpp))
+            self.pending = self.pending[full:]
 
-    def _emit(self, frames):
+    def _emit(self, packets):
+        """Codes and writes packets (frames [n, K] each), side by side."""
         self._start()
         try:
-            payload = encode_packet(frames, self.model)
+            payloads = encode_packets(packets, self.model)
         except EntropyError as err:
             raise BitstreamError(str(err)) from err
-        self._packet(len(frames), payload)
-        self.frames += len(frames)
+        for frames, payload in zip(packets, payloads, strict=True):
+            self._packet(len(frames), payload)
+            self.frames += len(frames)
 
     def close(self, num_samples):
         """Writes the last packet and the end packet.
@@ -153,7 +156,7 @@ class RNCWriter:
             number of frames written.
         """
         if len(self.pending):
-            self._emit(self.pending)
+            self._emit([self.pending])
             self.pending = self.pending[:0]
         hop = self.header.samples_per_frame
         if -(-num_samples // hop) != self.frames or num_samples > MAX_SAMPLES:
@@ -286,17 +289,28 @@ class RNCReader:
             raise BitstreamError(f"{self.name}: trailing bytes after the end packet")
         self.num_samples = num_samples
 
-    def decode(self, packet, entropy_model):
-        """Codes [n, K] of a (non-corrupted) data packet."""
-        try:
-            return decode_packet(
-                packet.payload,
-                packet.num_frames,
+    def decode(self, packets, entropy_model):
+        """Codes [n, K] of each of some (non-corrupted) data packets, decoded
+        side by side; a :class:`BitstreamError` names the first undecodable
+        one."""
+
+        def decoded(group):
+            return decode_packets(
+                [(packet.payload, packet.num_frames) for packet in group],
                 self.header.num_codebooks,
                 entropy_model,
             )
-        except EntropyError as err:
-            raise BitstreamError(f"{self.name}: packet {packet.index}: {err}") from err
+
+        try:
+            return decoded(packets)
+        except EntropyError:
+            for packet in packets:
+                try:
+                    decoded([packet])
+                except EntropyError as err:
+                    msg = f"{self.name}: packet {packet.index}: {err}"
+                    raise BitstreamError(msg) from err
+            raise
 
 
 def write_tokens(tokens, header, entropy_model):
@@ -334,9 +348,8 @@ def read_tokens(data, resolve_entropy, name="input"):
     """
     reader = RNCReader(io.BytesIO(data), name)
     model = resolve_entropy(reader.header)
+    packets = [packet for packet in reader.packets() if packet.num_frames]
     parts = [np.zeros((0, reader.header.num_codebooks), dtype=np.int64)]
-    for packet in reader.packets():
-        if packet.num_frames:
-            parts.append(reader.decode(packet, model))
+    parts += reader.decode(packets, model)
     header = dataclasses.replace(reader.header, num_samples=reader.num_samples)
     return header, np.concatenate(parts), reader.num_samples

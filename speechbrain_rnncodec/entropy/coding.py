@@ -18,6 +18,13 @@ previous frames of the packet) can replace the context-free ones later:
   next frame (one row per codebook), knowing the frames pushed so far
   through :meth:`PacketContext.update`.
 
+Packets that are all at hand (a file, not a live stream) are coded side
+by side, one frame of each at a time (:func:`encode_packets`,
+:func:`decode_packets`): ``.start_packets(num_codebooks, count)`` gives a
+:class:`Lockstep` of their contexts, which a model whose context is costly
+per call (the learned prior) replaces by one that serves all the packets
+in each call. The bytes are those of coding each packet alone.
+
 The encoder and the decoder must compute bit-identical tables; the model
 is named in the file header by :attr:`EntropyModel.model_id`.
 
@@ -102,6 +109,60 @@ class PacketContext(abc.ABC):
         return tables
 
 
+class Lockstep:
+    """The contexts of several packets coded side by side.
+
+    Arguments
+    ---------
+    contexts : list of PacketContext
+        One per packet.
+    """
+
+    def __init__(self, contexts):
+        self.contexts = contexts
+
+    def next_tables(self):
+        """The next frame's tables of every packet (see
+        :meth:`PacketContext.next_tables`)."""
+        return [context.next_tables() for context in self.contexts]
+
+    def update(self, codes):
+        """Records the codes [count, K] of the frame just coded in each
+        packet (rows of packets that have ended are ignored)."""
+        for context, row in zip(self.contexts, codes, strict=True):
+            context.update(row)
+
+    def packet_tables(self, packets):
+        """The tables of every frame of each packet (codes [n_p, K] each,
+        all known: the encoder's side)."""
+        return [
+            context.packet_tables(codes)
+            for context, codes in zip(self.contexts, packets, strict=True)
+        ]
+
+
+class OnePacket(PacketContext):
+    """The :class:`PacketContext` of a lockstep context of one packet.
+
+    Arguments
+    ---------
+    lockstep : Lockstep
+        Context of a single packet.
+    """
+
+    def __init__(self, lockstep):
+        self.lockstep = lockstep
+
+    def next_tables(self):
+        return self.lockstep.next_tables()[0]
+
+    def update(self, codes):
+        self.lockstep.update(np.asarray(codes)[None])
+
+    def packet_tables(self, codes):
+        return self.lockstep.packet_tables([codes])[0]
+
+
 class EntropyModel(abc.ABC):
     """A probability model of tokens, frame by frame within a packet.
 
@@ -120,6 +181,11 @@ class EntropyModel(abc.ABC):
     @abc.abstractmethod
     def start_packet(self, num_codebooks):
         """A fresh :class:`PacketContext` for a packet of K codebooks."""
+
+    def start_packets(self, num_codebooks, count):
+        """A fresh :class:`Lockstep` context for ``count`` packets of K
+        codebooks coded side by side."""
+        return Lockstep([self.start_packet(num_codebooks) for _ in range(count)])
 
 
 class _StaticContext(PacketContext):
@@ -173,30 +239,33 @@ class ContextFreeModel(EntropyModel):
         return float(-np.log2(picked).sum() / max(codes.size, 1))
 
 
-class _NarrowedContext(PacketContext):
-    def __init__(self, context, sizes, codebook_size):
-        self.context, self.sizes, self.codebook_size = context, sizes, codebook_size
+class _NarrowedLockstep(Lockstep):
+    def __init__(self, lockstep, sizes, codebook_size):
+        self.lockstep, self.sizes, self.codebook_size = lockstep, sizes, codebook_size
 
     def next_tables(self):
-        return self._narrow(self.context.next_tables())
+        return [self._narrow(tables) for tables in self.lockstep.next_tables()]
 
     def _narrow(self, tables):
+        """Tables [..., K', C] narrowed to [..., K, C]."""
         tables = np.asarray(tables, dtype=np.float64)
-        missing = len(self.sizes) - len(tables)
+        missing = len(self.sizes) - tables.shape[-2]
         if missing:  # the columns the model leaves to uniform coding
-            tables = np.concatenate([tables, np.ones((missing, self.codebook_size))])
-        tables = tables / tables.sum(axis=1, keepdims=True)
+            ones = np.ones(tables.shape[:-2] + (missing, self.codebook_size))
+            tables = np.concatenate([tables, ones], axis=-2)
+        tables = tables / tables.sum(axis=-1, keepdims=True)
         for k, size in enumerate(self.sizes):
             if size < self.codebook_size:
-                tables[k, size:] = 0.0
-                tables[k] /= tables[k].sum()
+                tables[..., k, size:] = 0.0
+                tables[..., k, :] /= tables[..., k, :].sum(axis=-1, keepdims=True)
         return tables
 
     def update(self, codes):
-        self.context.update(codes)
+        self.lockstep.update(codes)
 
-    def packet_tables(self, codes):
-        return [self._narrow(tables) for tables in self.context.packet_tables(codes)]
+    def packet_tables(self, packets):
+        tables = self.lockstep.packet_tables(packets)
+        return [self._narrow(packet) if len(packet) else [] for packet in tables]
 
 
 class NarrowedColumns(EntropyModel):
@@ -231,11 +300,14 @@ class NarrowedColumns(EntropyModel):
         self.model_id, self.codebook_size = inner.model_id, inner.codebook_size
 
     def start_packet(self, num_codebooks):
-        context = self.inner.start_packet(num_codebooks)
+        return OnePacket(self.start_packets(num_codebooks, 1))
+
+    def start_packets(self, num_codebooks, count):
+        lockstep = self.inner.start_packets(num_codebooks, count)
         sizes = self.column_sizes(num_codebooks)
         if min(sizes) >= self.codebook_size:
-            return context
-        return _NarrowedContext(context, sizes, self.codebook_size)
+            return lockstep
+        return _NarrowedLockstep(lockstep, sizes, self.codebook_size)
 
 
 class UniformModel(ContextFreeModel):
@@ -415,18 +487,39 @@ def encode_packet(codes, model):
         The coder's 32-bit words (little-endian), trailing zero bytes
         removed (:func:`decode_packet` restores them).
     """
-    codes = _check_codes(codes, model.codebook_size)
-    encoder = constriction.stream.queue.RangeEncoder()
-    context = model.start_packet(codes.shape[1])
+    return encode_packets([codes], model)[0]
+
+
+def encode_packets(packets, model):
+    """:func:`encode_packet` of several packets of K codebooks each, their
+    tables computed side by side.
+
+    Example
+    -------
+    >>> packets = [np.array([[1, 2], [3, 4]]), np.array([[5, 6]])]
+    >>> data = encode_packets(packets, UniformModel(1024))
+    >>> data == [encode_packet(codes, UniformModel(1024)) for codes in packets]
+    True
+    """
+    packets = [_check_codes(codes, model.codebook_size) for codes in packets]
+    if len({codes.shape[1] for codes in packets}) > 1:
+        raise EntropyError("the packets must have the same number of codebooks")
+    if not packets:
+        return []
     uniform = _uniform(model.codebook_size)
     with one_blas_thread():
-        packet_tables = context.packet_tables(codes)
-    for frame, tables in zip(codes, packet_tables, strict=True):
-        encoder.encode(frame[: len(tables)], _FAMILY, tables)
-        if len(tables) < len(frame):
-            encoder.encode(frame[len(tables) :], uniform)
-    words = encoder.get_compressed()
-    return words.astype("<u4").tobytes().rstrip(b"\0")
+        context = model.start_packets(packets[0].shape[1], len(packets))
+        packet_tables = context.packet_tables(packets)
+    out = []
+    for codes, tables_of in zip(packets, packet_tables, strict=True):
+        encoder = constriction.stream.queue.RangeEncoder()
+        for frame, tables in zip(codes, tables_of, strict=True):
+            encoder.encode(frame[: len(tables)], _FAMILY, tables)
+            if len(tables) < len(frame):
+                encoder.encode(frame[len(tables) :], uniform)
+        words = encoder.get_compressed()
+        out.append(words.astype("<u4").tobytes().rstrip(b"\0"))
+    return out
 
 
 def decode_packet(data, num_frames, num_codebooks, model):
@@ -448,22 +541,58 @@ def decode_packet(data, num_frames, num_codebooks, model):
     numpy.ndarray
         Codes (int64).
     """
-    padded = bytes(data) + b"\0" * (-len(data) % 4)
-    words = np.frombuffer(padded, dtype="<u4").astype(np.uint32)
-    out = np.empty((num_frames, num_codebooks), dtype=np.int64)
+    return decode_packets([(data, num_frames)], num_codebooks, model)[0]
+
+
+def decode_packets(packets, num_codebooks, model):
+    """:func:`decode_packet` of several packets, decoded side by side (one
+    frame of each at a time).
+
+    Arguments
+    ---------
+    packets : list of (bytes, int)
+        Each packet's data and frame count.
+    num_codebooks : int
+        Codebooks per frame.
+    model : EntropyModel
+        The model they were coded with.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Codes [num_frames, num_codebooks] (int64) per packet.
+
+    Example
+    -------
+    >>> packets = [np.array([[1, 2], [3, 4]]), np.array([[5, 6]])]
+    >>> data = encode_packets(packets, UniformModel(1024))
+    >>> decoded = decode_packets(list(zip(data, [2, 1])), 2, UniformModel(1024))
+    >>> [codes.tolist() for codes in decoded]
+    [[[1, 2], [3, 4]], [[5, 6]]]
+    """
+    frames = [num_frames for _, num_frames in packets]
+    out = [np.empty((n, num_codebooks), dtype=np.int64) for n in frames]
+    uniform = _uniform(model.codebook_size)
     with one_blas_thread():
         try:
-            decoder = constriction.stream.queue.RangeDecoder(words)
-            context = model.start_packet(num_codebooks)
-            uniform = _uniform(model.codebook_size)
-            for t in range(num_frames):
-                tables = context.next_tables()
-                out[t, : len(tables)] = decoder.decode(_FAMILY, tables)
-                if len(tables) < num_codebooks:
-                    out[t, len(tables) :] = decoder.decode(
-                        uniform, num_codebooks - len(tables)
-                    )
-                context.update(out[t])
+            decoders = [
+                constriction.stream.queue.RangeDecoder(_words(data))
+                for data, _ in packets
+            ]
+            context = model.start_packets(num_codebooks, len(packets))
+            last = np.zeros((len(packets), num_codebooks), dtype=np.int64)
+            for t in range(max(frames, default=0)):
+                for p, tables in enumerate(context.next_tables()):
+                    if t >= frames[p]:  # this packet has ended
+                        continue
+                    row = out[p][t]
+                    row[: len(tables)] = decoders[p].decode(_FAMILY, tables)
+                    if len(tables) < num_codebooks:
+                        row[len(tables) :] = decoders[p].decode(
+                            uniform, num_codebooks - len(tables)
+                        )
+                    last[p] = row
+                context.update(last)
         except Exception as err:  # constriction raises AssertionError, ValueError
             raise EntropyError(f"undecodable token data: {err}") from err
         except BaseException as err:  # a Rust panic (pyo3's PanicException)
@@ -471,6 +600,12 @@ def decode_packet(data, num_frames, num_codebooks, model):
                 raise
             raise EntropyError(f"undecodable token data: {err}") from err
     return out
+
+
+def _words(data):
+    """The coder's 32-bit words of a packet's bytes."""
+    padded = bytes(data) + b"\0" * (-len(data) % 4)
+    return np.frombuffer(padded, dtype="<u4").astype(np.uint32)
 
 
 def fit_frequency_model(

@@ -37,6 +37,8 @@ import numpy as np
 from speechbrain_rnncodec.entropy.coding import (
     EntropyError,
     EntropyModel,
+    Lockstep,
+    OnePacket,
     PacketContext,
 )
 from speechbrain_rnncodec.entropy.fixed_point import FixedPointPrior
@@ -73,6 +75,14 @@ def _probabilities(exp_logits, model):
     return (1.0 - model.floor) * probs + model.floor / model.codebook_size
 
 
+def _embedded(model, embedding, codes):
+    """The GRU inputs [..., E] of frames of codes [..., K] (``embedding``:
+    the model's, in the context's arithmetic)."""
+    # The prior reads as many codebooks as the packet has (bitrate).
+    codes = np.asarray(codes, dtype=np.int64)[..., : model.num_codebooks]
+    return embedding[codes + model.offsets[: codes.shape[-1]]].sum(axis=-2)
+
+
 class _FloatContext(PacketContext):
     """The float32 arithmetic of ``prior1-`` files (CPU-dependent)."""
 
@@ -100,65 +110,76 @@ class _FloatContext(PacketContext):
         return _probabilities(np.exp(logits).astype(np.float64), m)
 
     def update(self, codes):
-        self.inputs = self._embedded(codes)
-
-    def _embedded(self, codes):
-        """The GRU inputs [..., E] of frames of codes [..., K]."""
-        m = self.model
-        # The prior reads as many codebooks as the packet has (bitrate).
-        codes = np.asarray(codes, dtype=np.int64)[..., : m.num_codebooks]
-        return self.embedding[codes + m.offsets[: codes.shape[-1]]].sum(axis=-2)
+        self.inputs = _embedded(self.model, self.embedding, codes)
 
 
-class _ExactContext(_FloatContext):
-    """The same GRU in exact fixed point (:class:`FixedPointPrior`).
+class _ExactLockstep(Lockstep):
+    """The same GRU in exact fixed point (:class:`FixedPointPrior`), for
+    ``count`` packets side by side (one row of the state each).
 
-    Every sum is exact, so the input projections and the output heads of
-    a packet whose codes are known can run on all its frames at once
-    (:meth:`packet_tables`): the tables are those of the frame-by-frame
-    loop, to the last bit.
+    Every sum is exact, so the tables do not depend on how many packets
+    or frames share a matrix product: the input projections and the
+    output heads of packets whose codes are known run on all their frames
+    at once (:meth:`packet_tables`), and the tables are those of one
+    packet's frame-by-frame loop, to the last bit.
     """
 
-    def __init__(self, model, num_codebooks):
-        super().__init__(model, num_codebooks)
-        self.hidden = np.zeros(model.hidden_size)
-        self.inputs, self.embedding = model.q.start, model.q.embedding
+    def __init__(self, model, num_codebooks, count):
+        self.model = model
+        self.rows = min(num_codebooks, model.modelled)
+        self.hidden = np.zeros((count, model.hidden_size))
+        self.inputs = np.tile(model.q.start, (count, 1))
 
     def _step(self, gi):
-        """The hidden state after one frame whose input projection is gi."""
+        """The hidden states [count, H] after one frame whose input
+        projections are gi [count, 3H]."""
         q, size, h = self.model.q, self.model.hidden_size, self.hidden
-        gh = q.weight_hh @ h + q.bias_hh
-        gates = q.sigmoid(gi[: 2 * size] + gh[: 2 * size])
-        r, z = gates[:size], gates[size:]
-        n = q.tanh(gi[2 * size :] + q.rescale(r * gh[2 * size :]))
+        gh = h @ q.weight_hh.T + q.bias_hh
+        gates = q.sigmoid(gi[:, : 2 * size] + gh[:, : 2 * size])
+        r, z = gates[:, :size], gates[:, size:]
+        n = q.tanh(gi[:, 2 * size :] + q.rescale(r * gh[:, 2 * size :]))
         self.hidden = q.rescale((q.one - z) * n + z * h)
         return self.hidden
 
     def _tables(self, hidden):
-        """Tables [N, rows, C] of hidden states [N, H]."""
+        """Tables [..., rows, C] of hidden states [..., H]."""
         q, m = self.model.q, self.model
         low = q.rescale(hidden @ q.project_weight.T + q.project_bias)
-        low = low.reshape(len(hidden), m.modelled, -1)
-        rows = low[:, : self.rows, None, :]  # [N, rows, 1, R] @ [rows, R, C]
-        logits = np.matmul(rows, q.output[: self.rows])[:, :, 0]
+        low = low.reshape(*hidden.shape[:-1], m.modelled, 1, -1)[..., : self.rows, :, :]
+        # [..., rows, 1, R] @ [rows, R, C]
+        logits = np.matmul(low, q.output[: self.rows])[..., 0, :]
         logits += q.output_bias[: self.rows]
         exps = q.exp(logits - logits.max(axis=-1, keepdims=True))
-        return _probabilities(exps.reshape(-1, m.codebook_size), m).reshape(exps.shape)
+        probs = _probabilities(exps.reshape(-1, m.codebook_size), m)
+        return probs.reshape(exps.shape)
 
     def next_tables(self):
         q = self.model.q
-        hidden = self._step(q.weight_ih @ self.inputs + q.bias_ih)
-        return self._tables(hidden[None])[0]
-
-    def packet_tables(self, codes):
-        q = self.model.q
-        if not len(codes):
-            return []
-        embedded = self._embedded(codes)
-        gi = np.concatenate([self.inputs[None], embedded[:-1]]) @ q.weight_ih.T
-        hidden = np.stack([self._step(row) for row in gi + q.bias_ih])
-        self.inputs = embedded[-1]
+        hidden = self._step(self.inputs @ q.weight_ih.T + q.bias_ih)
         return self._tables(hidden)
+
+    def update(self, codes):
+        self.inputs = _embedded(self.model, self.model.q.embedding, codes)
+
+    def packet_tables(self, packets):
+        q = self.model.q
+        frames = [len(codes) for codes in packets]
+        longest = max(frames, default=0)
+        # Every packet's inputs, padded to the longest (the padding's
+        # states are never used).
+        inputs = np.zeros((len(packets), longest + 1, len(q.start)))
+        inputs[:, 0] = self.inputs
+        for p, codes in enumerate(packets):
+            if len(codes):
+                inputs[p, 1 : len(codes) + 1] = _embedded(
+                    self.model, q.embedding, codes
+                )
+        gi = inputs[:, :longest] @ q.weight_ih.T + q.bias_ih
+        hidden = np.empty((len(packets), longest, self.model.hidden_size))
+        for t in range(longest):
+            hidden[:, t] = self._step(gi[:, t])
+        self.inputs = inputs[np.arange(len(packets)), frames]
+        return [self._tables(hidden[p, :n]) if n else [] for p, n in enumerate(frames)]
 
 
 class LearnedPriorModel(EntropyModel):
@@ -179,7 +200,7 @@ class LearnedPriorModel(EntropyModel):
     """
 
     _CONTEXTS = {
-        "exact": ("prior2", _ExactContext),
+        "exact": ("prior2", _ExactLockstep),
         "float32": ("prior1", _FloatContext),
     }
 
@@ -236,7 +257,14 @@ class LearnedPriorModel(EntropyModel):
         return LearnedPriorModel(self.w, self.meta, self.floor, arithmetic)
 
     def start_packet(self, num_codebooks):
+        if self.arithmetic == "exact":
+            return OnePacket(self.start_packets(num_codebooks, 1))
         return self._context(self, num_codebooks)
+
+    def start_packets(self, num_codebooks, count):
+        if self.arithmetic == "exact":
+            return self._context(self, num_codebooks, count)
+        return super().start_packets(num_codebooks, count)
 
     def save(self, path):
         """Writes ``token_prior.npz`` (temp file, then rename)."""

@@ -45,6 +45,8 @@ from speechbrain_rnncodec.utils.identity import model_fingerprint, model_folder
 logger = logging.getLogger(__name__)
 
 DEFAULT_FRAMES_PER_PACKET = 50
+# Packets entropy-decoded side by side when the input is a file.
+PACKETS_SIDE_BY_SIDE = 16
 
 
 def load_entropy_model(codec, source=None):
@@ -289,8 +291,18 @@ def _flushed(decoder):
     return tail[0].cpu().numpy() if tail.shape[0] else np.zeros(0)
 
 
+def _seekable(stream):
+    """Whether ``stream`` is a file or buffer (not a pipe)."""
+    try:
+        return stream.seekable()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
-    """Decodes an ``.rnc`` stream into ``sink``, packet by packet.
+    """Decodes an ``.rnc`` stream into ``sink``, packet by packet (from a
+    file or buffer, up to :data:`PACKETS_SIDE_BY_SIDE` entropy-decoded side
+    by side).
 
     Arguments
     ---------
@@ -328,22 +340,44 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
         decoder = codec.streaming_decoder()
     out = _Output(sink, header.num_samples, header.samples_per_frame)
     sink.start(header)
-    try:
-        for packet in reader.packets(conceal):
-            if not packet.num_frames:
-                continue
+
+    def push(run):
+        """Decodes the codes of consecutive packets in one chunk."""
+        if run:
+            frames = torch.from_numpy(np.concatenate(run))[None].to(codec.device)
+            out.emit(decoder.push(frames)[0].cpu().numpy())
+            run.clear()
+
+    def decode(group):
+        """Entropy-decodes the group's packets side by side, then decodes
+        (or conceals) them in order."""
+        good = [packet for packet in group if packet.payload is not None]
+        codes, run = iter(reader.decode(good, model)), []
+        for packet in group:
             if packet.payload is None:
+                push(run)
                 (warn or logger.warning)(_corrupted(name, header, packet, decoder))
                 out.emit(decoder.conceal(packet.num_frames)[0].cpu().numpy())
             else:
-                codes = torch.from_numpy(reader.decode(packet, model))
-                out.emit(decoder.push(codes[None].to(codec.device))[0].cpu().numpy())
+                run.append(next(codes))
+        push(run)
+
+    # Packets already on disk are decoded side by side; a live stream's
+    # each as soon as it arrives.
+    lookahead = PACKETS_SIDE_BY_SIDE if _seekable(stream) else 1
+    group, cut = [], None
+    try:
+        for packet in reader.packets(conceal):
+            if packet.num_frames:
+                group.append(packet)
+            if len(group) == lookahead:
+                decode(group)
+                group = []
     except TruncatedError as err:
         if not conceal:
             raise
         cut = err
-    else:
-        cut = None
+    decode(group)
     out.emit(_flushed(decoder))
     if cut is None:
         num_samples = reader.num_samples

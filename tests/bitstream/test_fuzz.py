@@ -146,7 +146,7 @@ def test_conceal_mode_on_mutated_streams_stays_clean_and_fast():
             reader = RNCReader(io.BytesIO(bytes(data)))
             for packet in reader.packets(conceal=True):
                 if packet.payload is not None and packet.num_frames:
-                    reader.decode(packet, UniformModel(1024))
+                    reader.decode([packet], UniformModel(1024))
         except BitstreamError:
             pass
     assert time.perf_counter() - start < 10
