@@ -8,9 +8,12 @@ from hypothesis import strategies as st
 
 from speechbrain_rnncodec.entropy.coding import (
     EntropyError,
+    NarrowedColumns,
     UniformModel,
     decode_packet,
+    decode_packets,
     encode_packet,
+    encode_packets,
 )
 from speechbrain_rnncodec.entropy.learned import LearnedPriorModel, prior_model
 from speechbrain_rnncodec.lobes.prior import TokenPrior
@@ -103,6 +106,21 @@ def test_a_whole_packet_gets_the_tables_of_the_frame_loop(books):
     # and the state goes on where the loop's does
     assert np.array_equal(batched.next_tables(), loop.next_tables())
     assert model.start_packet(books).packet_tables(codes[:0]) == []
+
+
+@pytest.mark.parametrize("narrow", [False, True])
+def test_packets_side_by_side_are_coded_as_each_alone(narrow):
+    """Packets of different lengths share each GRU step; their bytes are
+    those of coding each alone, and they decode side by side."""
+    model = prior_model(small_prior(modelled=3))
+    if narrow:  # the last column of 3 keeps 8 codes
+        model = NarrowedColumns(model, lambda k: [C] * (k - 1) + [8])
+    rng = np.random.default_rng(7)
+    packets = [rng.integers(0, 8, (n, 3)) for n in (50, 50, 17, 0, 50)]
+    alone = [encode_packet(codes, model) for codes in packets]
+    assert encode_packets(packets, model) == alone
+    decoded = decode_packets(list(zip(alone, map(len, packets))), 3, model)
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, packets, strict=True))
 
 
 def test_save_load_and_bad_files(tmp_path):
