@@ -103,6 +103,11 @@ class FixedPointPrior:
         self.bias_hh = _fixed(w["bias_hh"], _PRODUCT_BITS)
         self.project_bias = _fixed(w["project_bias"], _PRODUCT_BITS)
         self.output_bias = _fixed(w["output_bias"], _PRODUCT_BITS)
+        # Each head's weights [R, C] with its bias as one more row: one
+        # product gives the logits (still exact integers).
+        self.output_and_bias = np.concatenate(
+            [self.output, self.output_bias[:, None]], axis=1
+        )
         inputs = max(
             np.abs(self.start).max(), num_codebooks * np.abs(self.embedding).max()
         )

@@ -142,13 +142,15 @@ class _ExactLockstep(Lockstep):
         return self.hidden
 
     def _tables(self, hidden):
-        """Tables [..., rows, C] of hidden states [..., H]."""
+        """Tables [N, rows, C] of hidden states [N, H]."""
         q, m = self.model.q, self.model
         low = q.rescale(hidden @ q.project_weight.T + q.project_bias)
-        low = low.reshape(*hidden.shape[:-1], m.modelled, 1, -1)[..., : self.rows, :, :]
-        # [..., rows, 1, R] @ [rows, R, C]
-        logits = np.matmul(low, q.output[: self.rows])[..., 0, :]
-        logits += q.output_bias[: self.rows]
+        # Each head's low-rank input, then a one that picks its bias row.
+        low = low.reshape(len(hidden), m.modelled, -1)
+        low = np.concatenate([low, np.ones_like(low[..., :1])], axis=-1)
+        logits = np.empty((len(hidden), self.rows, m.codebook_size))
+        for k in range(self.rows):
+            np.matmul(low[:, k], q.output_and_bias[k], out=logits[:, k])
         exps = q.exp(logits - logits.max(axis=-1, keepdims=True))
         probs = _probabilities(exps.reshape(-1, m.codebook_size), m)
         return probs.reshape(exps.shape)
