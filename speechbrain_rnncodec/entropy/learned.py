@@ -313,21 +313,49 @@ class LearnedPriorModel(EntropyModel):
         return model
 
 
+# The state-dict key of a TokenPrior behind each array of token_prior.npz.
+_STATE_KEYS = {
+    "embedding": "embedding.weight",
+    "start": "start",
+    "weight_ih": "cell.weight_ih",
+    "weight_hh": "cell.weight_hh",
+    "bias_ih": "cell.bias_ih",
+    "bias_hh": "cell.bias_hh",
+    "project_weight": "project.weight",
+    "project_bias": "project.bias",
+    "output": "output",
+    "output_bias": "output_bias",
+}
+
+
 def prior_arrays(prior):
     """The arrays of a :class:`TokenPrior` for :class:`LearnedPriorModel`."""
-    state = {k: v.detach().cpu().float().numpy() for k, v in prior.state_dict().items()}
+    state = prior.state_dict()
     return {
-        "embedding": state["embedding.weight"],
-        "start": state["start"],
-        "weight_ih": state["cell.weight_ih"],
-        "weight_hh": state["cell.weight_hh"],
-        "bias_ih": state["cell.bias_ih"],
-        "bias_hh": state["cell.bias_hh"],
-        "project_weight": state["project.weight"],
-        "project_bias": state["project.bias"],
-        "output": state["output"],
-        "output_bias": state["output_bias"],
+        name: state[key].detach().cpu().float().numpy()
+        for name, key in _STATE_KEYS.items()
     }
+
+
+def prior_state(model):
+    """The :class:`TokenPrior` state dict (NumPy arrays) of a
+    :class:`LearnedPriorModel`: a prior to train on from there (e.g. on the
+    tokens of a fine-tuned codec).
+
+    Example
+    -------
+    >>> import torch
+    >>> from speechbrain_rnncodec.lobes.prior import TokenPrior
+    >>> shape = dict(num_codebooks=2, codebook_size=8, embedding_dim=4,
+    ...              hidden_size=4, rank=2, modelled_codebooks=2)
+    >>> source, target = TokenPrior(**shape), TokenPrior(**shape)
+    >>> state = prior_state(prior_model(source))
+    >>> target.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    <All keys matched successfully>
+    >>> bool(torch.equal(target.start, source.start))
+    True
+    """
+    return {key: model.w[name] for name, key in _STATE_KEYS.items()}
 
 
 def prior_model(prior, meta=None, floor=1e-4):

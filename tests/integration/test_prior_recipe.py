@@ -10,6 +10,7 @@ import pytest
 
 from speechbrain_rnncodec.entropy.learned import LearnedPriorModel
 from speechbrain_rnncodec.inference import RNNCodec
+from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 
 pytestmark = pytest.mark.slow
 
@@ -18,25 +19,30 @@ RECIPE = ROOT / "recipes" / "LibriSpeech" / "prior"
 SAMPLES = ROOT / "tests" / "samples" / "LibriSpeech"
 
 
-def test_debug_run_writes_a_usable_prior(tmp_path):
+def run_recipe(tmp_path, name, *options):
     cmd = [
         sys.executable,
         "train.py",
         "hparams/gru_prior.yaml",
         f"--data_folder={SAMPLES}",
-        f"--output_folder={tmp_path / 'run'}",
+        f"--output_folder={tmp_path / name}",
         f"--data_prep_folder={tmp_path / 'prep'}",
         "--noprogressbar",
         "--debug",
+        *options,
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
         cmd, cwd=RECIPE, env=env, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return LearnedPriorModel.load(tmp_path / name / "token_prior.npz")
+
+
+def test_debug_run_writes_a_usable_prior(tmp_path):
+    prior = run_recipe(tmp_path, "run")
     log = (tmp_path / "run" / "train_log.txt").read_text()
     assert "valid saved_1.5kbps" in log and "set: test-clean-5" in log
-    prior = LearnedPriorModel.load(tmp_path / "run" / "token_prior.npz")
     codec = RNNCodec.from_hparams()
     assert prior.meta["model_hash"] == codec.model_fingerprint()[1].hex()
     assert "test-clean-5" in prior.meta["measured"]
@@ -46,3 +52,13 @@ def test_debug_run_writes_a_usable_prior(tmp_path):
     finally:
         codec.set_entropy_model(None)
     assert len(wav) > 16000
+
+
+def test_a_run_can_start_from_a_trained_prior(tmp_path):
+    """Two debug steps from the shipped prior code the default model's
+    tokens far better than two steps from random weights."""
+    shipped = DEFAULT_MODEL / "token_prior.npz"
+    fresh = run_recipe(tmp_path, "fresh")
+    warm = run_recipe(tmp_path, "warm", f"--init_from={shipped}")
+    bits = [m.meta["measured"]["test-clean-5"]["bits_per_code"] for m in (fresh, warm)]
+    assert bits[1] < bits[0] - 1.0, bits

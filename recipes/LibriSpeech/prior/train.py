@@ -24,7 +24,12 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
-from speechbrain_rnncodec.entropy.learned import PRIOR_FILE, prior_model
+from speechbrain_rnncodec.entropy.learned import (
+    PRIOR_FILE,
+    LearnedPriorModel,
+    prior_model,
+    prior_state,
+)
 from speechbrain_rnncodec.training.prior_brain import PriorBrain
 from speechbrain_rnncodec.training.tokens import (
     INFO_FILE,
@@ -94,6 +99,11 @@ if __name__ == "__main__":
     splits = ["train"] + hparams["dev_splits"] + hparams["test_splits"]
     extract_recipe_tokens(hparams, prep, splits)
     datasets = dataio_prepare(hparams)
+    if hparams["init_from"]:  # a checkpoint of this run, if any, comes after
+        state = prior_state(LearnedPriorModel.load(hparams["init_from"]))
+        hparams["prior"].load_state_dict(
+            {key: torch.from_numpy(value) for key, value in state.items()}
+        )
     brain = PriorBrain(
         modules=hparams["modules"],
         opt_class=hparams["opt_class"],
