@@ -1,34 +1,82 @@
-"""Narrowing a trained source-filter decoder: fewer recurrent units.
+"""Narrowing a trained recurrent encoder or decoder: fewer recurrent units.
 
-The decoder's LSTM stack dominates decoding time, and its cost grows with
-the square of its width. Instead of training a narrower decoder from
+The LSTM stacks dominate encoding and decoding time, and their cost grows
+with the square of their width. Instead of training a narrower model from
 scratch, its units are ranked by how much the decoded spectrum changes
 when each one is silenced, the most useful ones are kept, and the narrowed
-decoder is fine-tuned from there.
+model is fine-tuned from there.
 
-A :class:`~speechbrain_rnncodec.lobes.source_filter.SourceFilterDecoder`
-with a :class:`~speechbrain_rnncodec.lobes.rnn.ResidualRNN` has two kinds of
-units: the dimensions of its residual stream (the input projections, the
-last recurrent layer's output, the layer norm and every head read or write
-them) and the hidden units of the recurrent layers below the last one.
-Both are ranked and cut separately.
+A module built around a :class:`~speechbrain_rnncodec.lobes.rnn.ResidualRNN`
+has two kinds of units: the dimensions of its residual stream (what the
+input projections write, the last recurrent layer adds to, and the output
+heads read) and the hidden units of the recurrent layers below the last
+one; the encoder's pitch head has a third, the hidden units of its two-layer
+perceptron. Each kind is ranked and cut separately, to one width (the
+module's ``hidden_size``). A :class:`Layout` names the
+layers around the stream: :data:`DECODER` for the
+:class:`~speechbrain_rnncodec.lobes.source_filter.SourceFilterDecoder`,
+:data:`ENCODER` for the :class:`~speechbrain_rnncodec.lobes.encoder.RNNEncoder`.
 
 Authors
  * speechbrain_rnncodec team 2026
 """
 
+import dataclasses
+
 import torch
 
 RNN = "rnn.rnn.rnn."
-STREAM_WRITERS = ("input_proj", "pitch_proj")  # rows: stream dimensions
-STREAM_NORM = "output_norm"
-HEADS = ("pitch_head", "envelope_head", "correction_head", "residual_head")
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """The layers around a module's residual stream.
+
+    Arguments
+    ---------
+    writers : tuple of str
+        Layers whose outputs (rows, or the channels of a layer norm) are
+        the stream's dimensions and feed it: silencing a dimension zeroes
+        them.
+    norms : tuple of str
+        Layer norms over the stream that only read it (their channels are
+        kept or cut with it).
+    readers : tuple of str
+        Linear layers whose first input columns are the stream (any
+        columns after those, e.g. autocorrelation lags, are kept).
+    perceptron : tuple of str, optional
+        The two linear layers of a perceptron whose hidden width is the
+        module's width (its hidden units are the kind ``"perceptron"``).
+    """
+
+    writers: tuple
+    norms: tuple
+    readers: tuple
+    perceptron: tuple = ()
+
+    @property
+    def kinds(self):
+        """The kinds of units ranked and cut."""
+        return ("stream", "unit") + (("perceptron",) if self.perceptron else ())
+
+
+DECODER = Layout(
+    writers=("input_proj", "pitch_proj"),
+    norms=("output_norm",),
+    readers=("pitch_head", "envelope_head", "correction_head", "residual_head"),
+)
+ENCODER = Layout(
+    writers=("input_proj", "subframe_proj", "input_norm"),
+    norms=(),
+    readers=("output_proj", "pitch_head.0"),
+    perceptron=("pitch_head.0", "pitch_head.2"),
+)
 
 
 def _shape(state):
     """Width, gates per unit (4: LSTM, 3: GRU) and recurrent layers of a
-    decoder state dict."""
-    hidden = state[STREAM_NORM + ".weight"].shape[0]
+    state dict."""
+    hidden = state[RNN + "weight_hh_l0"].shape[1]
     gates = state[RNN + "weight_ih_l0"].shape[0] // hidden
     layers = sum(1 for key in state if key.startswith(RNN + "weight_ih_l"))
     return hidden, gates, layers
@@ -39,24 +87,25 @@ def _gate_rows(units, hidden, gates):
     return torch.cat([units + gate * hidden for gate in range(gates)])
 
 
-def narrow_decoder_state(state, stream, units):
-    """The state dict of a narrower decoder: ``stream`` dimensions of the
-    residual stream and ``units`` hidden units of each lower recurrent layer
-    kept (both index tensors of the same new width).
+def narrow_state(state, layout, kept):
+    """The state dict of a narrower module: of each kind of unit, the
+    ``kept`` ones (index tensors of one new width).
 
     Arguments
     ---------
     state : dict
-        State dict of a source-filter decoder with an LSTM or GRU stack.
-    stream : torch.Tensor
-        Kept residual-stream dimensions (sorted).
-    units : torch.Tensor
-        Kept hidden units of the layers below the last one (sorted).
+        State dict of a module with an LSTM or GRU :class:`ResidualRNN`.
+    layout : Layout
+        The layers around its stream (:data:`DECODER`, :data:`ENCODER`).
+    kept : dict
+        Sorted indices per kind of :attr:`Layout.kinds`: ``"stream"``
+        (residual-stream dimensions), ``"unit"`` (hidden units of the
+        recurrent layers below the last one), ``"perceptron"``.
 
     Returns
     -------
     dict
-        The state dict of the decoder with ``hidden_size=len(stream)``.
+        The state dict of the module with ``hidden_size=len(stream)``.
 
     Example
     -------
@@ -64,22 +113,32 @@ def narrow_decoder_state(state, stream, units):
     >>> wide = SourceFilterDecoder(latent_dim=8, hidden_size=12, n_bands=8)
     >>> keep = torch.arange(0, 12, 2)
     >>> narrow = SourceFilterDecoder(latent_dim=8, hidden_size=6, n_bands=8)
-    >>> narrow.load_state_dict(narrow_decoder_state(wide.state_dict(), keep, keep))
+    >>> kept = {"stream": keep, "unit": keep}
+    >>> narrow.load_state_dict(narrow_state(wide.state_dict(), DECODER, kept))
     <All keys matched successfully>
     """
-    if len(stream) != len(units):
-        raise ValueError("the stream and the recurrent layers keep one width")
+    if sorted(kept) != sorted(layout.kinds):
+        raise ValueError(f"keep units of each kind: {layout.kinds}")
+    if len({len(units) for units in kept.values()}) != 1:
+        raise ValueError("every kind of unit keeps one width")
+    stream, units = kept["stream"], kept["unit"]
     hidden, gates, layers = _shape(state)
     narrowed = dict(state)
-    for name in STREAM_WRITERS:
+    for name in layout.writers + layout.norms:
         for suffix in (".weight", ".bias"):
             if name + suffix in state:
                 narrowed[name + suffix] = state[name + suffix][stream]
-    for suffix in (".weight", ".bias"):
-        narrowed[STREAM_NORM + suffix] = state[STREAM_NORM + suffix][stream]
-    for name in HEADS:
+    for name in layout.readers:
         if name + ".weight" in state:
-            narrowed[name + ".weight"] = state[name + ".weight"][:, stream]
+            weight = state[name + ".weight"]
+            extra = torch.arange(hidden, weight.shape[1])
+            narrowed[name + ".weight"] = weight[:, torch.cat([stream, extra])]
+    if layout.perceptron:
+        first, second = layout.perceptron
+        rows = kept["perceptron"]
+        for suffix in (".weight", ".bias"):
+            narrowed[first + suffix] = narrowed[first + suffix][rows]
+        narrowed[second + ".weight"] = state[second + ".weight"][:, rows]
     for layer in range(layers):
         inputs = stream if layer == 0 else units
         outputs = stream if layer == layers - 1 else units
@@ -97,18 +156,22 @@ def narrow_decoder_state(state, stream, units):
     return narrowed
 
 
-def silence(state, kind, index):
-    """A copy of a decoder state dict with one unit silenced: stream
-    dimension ``index`` (``kind="stream"``: nothing writes it, so it stays
-    zero) or hidden unit ``index`` of the lower recurrent layers
-    (``kind="unit"``: its gates see nothing, so its output stays zero)."""
+def silence(state, layout, kind, index):
+    """A copy of a state dict with one unit silenced: stream dimension
+    ``index`` (``kind="stream"``: nothing writes it, so it stays zero),
+    hidden unit ``index`` of the lower recurrent layers (``kind="unit"``:
+    its gates see nothing, so its output stays zero) or of the perceptron
+    (``kind="perceptron"``: its input weights and bias are zero)."""
     hidden, gates, layers = _shape(state)
     silenced = dict(state)
     rows = _gate_rows(torch.tensor([index]), hidden, gates)
     if kind == "stream":
-        names = [n + s for n in STREAM_WRITERS for s in (".weight", ".bias")]
+        names = [n + s for n in layout.writers for s in (".weight", ".bias")]
         targets = [(n, index) for n in names if n in state]
         recurrent = [layers - 1]
+    elif kind == "perceptron":
+        first = layout.perceptron[0]
+        targets, recurrent = [(first + s, index) for s in (".weight", ".bias")], []
     else:
         targets, recurrent = [], range(layers - 1)
     for layer in recurrent:
@@ -121,49 +184,48 @@ def silence(state, kind, index):
 
 
 @torch.no_grad()
-def unit_importance(decoder, latents):
-    """How much the decoded log spectrum of ``latents`` changes when each
-    stream dimension and each lower-layer hidden unit is silenced alone.
+def unit_importance(module, layout, measure):
+    """How much ``measure()`` changes when each stream dimension and each
+    lower-layer hidden unit of ``module`` is silenced alone.
 
     Arguments
     ---------
-    decoder : SourceFilterDecoder
-        A trained decoder (put in eval mode).
-    latents : torch.Tensor
-        Decoder input frames [B, T', D] (quantized latents of real speech).
+    module : torch.nn.Module
+        A trained module with a :class:`ResidualRNN` (put in eval mode).
+    layout : Layout
+        The layers around its stream.
+    measure : callable
+        Returns a tensor that depends on the module (e.g. the decoded log
+        spectrum of some speech).
 
     Returns
     -------
-    stream, units : torch.Tensor
-        Mean absolute log-magnitude change [hidden] per silenced stream
-        dimension and per silenced hidden unit.
+    dict
+        Per kind of :attr:`Layout.kinds`, the mean absolute change of the
+        measure [hidden] when each unit of that kind is silenced.
 
     Example
     -------
     >>> from speechbrain_rnncodec.lobes.source_filter import SourceFilterDecoder
-    >>> dec = SourceFilterDecoder(latent_dim=8, hidden_size=6, n_bands=8)
-    >>> stream, units = unit_importance(dec, torch.randn(1, 5, 8))
-    >>> stream.shape, units.shape
-    (torch.Size([6]), torch.Size([6]))
+    >>> dec = SourceFilterDecoder(latent_dim=8, hidden_size=6, n_bands=8).eval()
+    >>> latents = torch.randn(1, 5, 8)
+    >>> scores = unit_importance(dec, DECODER, lambda: dec.frames(latents)[0].abs())
+    >>> {kind: tuple(score.shape) for kind, score in scores.items()}
+    {'stream': (6,), 'unit': (6,)}
     """
-    decoder.eval()
-    original = {k: v.clone() for k, v in decoder.state_dict().items()}
-    hidden = original[STREAM_NORM + ".weight"].shape[0]
-
-    def log_magnitude():
-        spec, _ = decoder.frames(latents)
-        return torch.log(spec.abs().square() + 1e-6)
-
-    reference = log_magnitude()
-    scores = {"stream": torch.zeros(hidden), "unit": torch.zeros(hidden)}
+    module.eval()
+    original = {k: v.clone() for k, v in module.state_dict().items()}
+    hidden = _shape(original)[0]
+    reference = measure()
+    scores = {kind: torch.zeros(hidden) for kind in layout.kinds}
     try:
         for kind, score in scores.items():
             for index in range(hidden):
-                decoder.load_state_dict(silence(original, kind, index))
-                score[index] = (log_magnitude() - reference).abs().mean()
+                module.load_state_dict(silence(original, layout, kind, index))
+                score[index] = (measure() - reference).abs().mean()
     finally:
-        decoder.load_state_dict(original)
-    return scores["stream"], scores["unit"]
+        module.load_state_dict(original)
+    return scores
 
 
 def most_important(scores, width):

@@ -283,7 +283,8 @@ def test_training_streams_crops_from_webdataset_shards(tmp_path):
     assert not (out / "train.csv").exists()
 
 
-def test_narrowed_decoder_keeps_the_tokens_and_decodes(tmp_path):
+@pytest.mark.parametrize("module", ["decoder", "encoder"])
+def test_narrowed_model_decodes_and_a_narrow_decoder_keeps_the_tokens(tmp_path, module):
     import torch
 
     from speechbrain_rnncodec.audio.io import read_audio
@@ -291,18 +292,20 @@ def test_narrowed_decoder_keeps_the_tokens_and_decodes(tmp_path):
     from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
 
     out = tmp_path / "narrow"
-    cmd = [sys.executable, "narrow_decoder.py", str(DEFAULT_MODEL), str(out)]
-    cmd += ["--hidden=64", f"--data={SAMPLES / 'dev-clean-5'}", "--seconds=0.3"]
+    cmd = [sys.executable, "narrow.py", str(DEFAULT_MODEL), str(out)]
+    cmd += [f"--module={module}", "--hidden=64", "--seconds=0.3", "--every=2"]
+    cmd += [f"--data={SAMPLES / 'dev-clean-5'}"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, cwd=RECIPE, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     narrow, wide = (RNNCodec.from_hparams(source=str(s)) for s in (out, DEFAULT_MODEL))
-    width = wide.codec.decoder.output_norm.weight.shape[0]
-    assert f"kept 64 of {width}" in proc.stdout
-    assert narrow.codec.decoder.output_norm.weight.shape == (64,)
+    width = getattr(wide.codec, module).rnn.rnn.rnn.hidden_size
+    assert f"hidden units: kept 64 of {width}" in proc.stdout
+    assert getattr(narrow.codec, module).rnn.rnn.rnn.hidden_size == 64
     wav = read_audio(sorted(SAMPLES.glob("dev-clean-5/*/*/*.flac"))[0], duration=1.0)
     tokens, _ = narrow.encode(wav[None], bitrate=3.0)
-    assert torch.equal(tokens, wide.encode(wav[None], bitrate=3.0)[0])
+    same = torch.equal(tokens, wide.encode(wav[None], bitrate=3.0)[0])
+    assert same == (module == "decoder")
     assert torch.isfinite(narrow.decode(tokens)).all()
     # A second run never overwrites a folder.
     proc = subprocess.run(cmd, cwd=RECIPE, env=env, capture_output=True, text=True)
