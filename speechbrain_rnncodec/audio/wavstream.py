@@ -259,15 +259,15 @@ class StreamResampler:
         return out
 
 
-def file_chunks(path, frames=16000):
+def file_chunks(path, seconds=1.0):
     """Opens an audio file soundfile reads.
 
     Arguments
     ---------
     path : str
         The file.
-    frames : int
-        Sample frames per chunk.
+    seconds : float
+        Duration of a chunk.
 
     Returns
     -------
@@ -286,6 +286,7 @@ def file_chunks(path, frames=16000):
     if not 1 <= rate <= MAX_RATE or not 1 <= channels <= MAX_CHANNELS:
         handle.close()
         raise AudioError(f"{path}: {channels} channels at {rate} Hz not supported")
+    frames = max(1, round(seconds * rate))
 
     def generate():
         with handle:

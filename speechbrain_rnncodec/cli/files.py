@@ -152,7 +152,7 @@ def _encode_one(codec, args, source, target, notice):
             "stdin",
         )
     else:
-        rate, channels, chunks = file_chunks(source)
+        rate, channels, chunks = file_chunks(source, codec.chunk_seconds)
         name = str(source)
         if notice is not None and sys.stderr.isatty():
             chunks = with_progress(chunks, sf.info(str(source)).frames, rate)

@@ -342,10 +342,12 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
     sink.start(header)
 
     def push(run):
-        """Decodes the codes of consecutive packets in one chunk."""
+        """Decodes the codes of consecutive packets in chunks of the
+        codec's size."""
         if run:
-            frames = torch.from_numpy(np.concatenate(run))[None].to(codec.device)
-            out.emit(decoder.push(frames)[0].cpu().numpy())
+            codes = torch.from_numpy(np.concatenate(run))[None]
+            for frames in codes.split(codec.chunk_frames, dim=1):
+                out.emit(decoder.push(frames.to(codec.device))[0].cpu().numpy())
             run.clear()
 
     def decode(group):
