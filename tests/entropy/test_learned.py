@@ -119,7 +119,7 @@ def test_packets_side_by_side_are_coded_as_each_alone(narrow):
     packets = [rng.integers(0, 8, (n, 3)) for n in (50, 50, 17, 0, 50)]
     alone = [encode_packet(codes, model) for codes in packets]
     assert encode_packets(packets, model) == alone
-    decoded = decode_packets(list(zip(alone, map(len, packets))), 3, model)
+    decoded = decode_packets(list(zip(alone, map(len, packets), strict=True)), 3, model)
     assert all(np.array_equal(a, b) for a, b in zip(decoded, packets, strict=True))
 
 
