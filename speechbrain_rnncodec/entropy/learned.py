@@ -47,18 +47,21 @@ from speechbrain_rnncodec.utils.atomic import atomic_open
 PRIOR_FILE = "token_prior.npz"
 PRIOR_FORMAT = "rnncodec-token-prior"
 PRIOR_VERSION = 1
-_ARRAYS = (
-    "embedding",
-    "start",
-    "weight_ih",
-    "weight_hh",
-    "bias_ih",
-    "bias_hh",
-    "project_weight",
-    "project_bias",
-    "output",
-    "output_bias",
-)
+# The arrays of token_prior.npz (in this order: the model id hashes them),
+# each with the state-dict key of the TokenPrior weight it holds.
+_STATE_KEYS = {
+    "embedding": "embedding.weight",
+    "start": "start",
+    "weight_ih": "cell.weight_ih",
+    "weight_hh": "cell.weight_hh",
+    "bias_ih": "cell.bias_ih",
+    "bias_hh": "cell.bias_hh",
+    "project_weight": "project.weight",
+    "project_bias": "project.bias",
+    "output": "output",
+    "output_bias": "output_bias",
+}
+_ARRAYS = tuple(_STATE_KEYS)
 _MAX_BYTES = 64 * 2**20
 
 
@@ -311,21 +314,6 @@ class LearnedPriorModel(EntropyModel):
                 f"{path}: id {doc.get('id')!r} does not match its weights"
             )
         return model
-
-
-# The state-dict key of a TokenPrior behind each array of token_prior.npz.
-_STATE_KEYS = {
-    "embedding": "embedding.weight",
-    "start": "start",
-    "weight_ih": "cell.weight_ih",
-    "weight_hh": "cell.weight_hh",
-    "bias_ih": "cell.bias_ih",
-    "bias_hh": "cell.bias_hh",
-    "project_weight": "project.weight",
-    "project_bias": "project.bias",
-    "output": "output",
-    "output_bias": "output_bias",
-}
 
 
 def prior_arrays(prior):
