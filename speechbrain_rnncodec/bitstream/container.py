@@ -43,6 +43,9 @@ from speechbrain_rnncodec.entropy.coding import (
     encode_packets,
 )
 
+# Packets whose tokens are entropy-coded side by side, at most (memory
+# grows with their number; the learned prior's speed-up flattens out).
+PACKETS_SIDE_BY_SIDE = 16
 _PACKET = struct.Struct("<BH")  # frames, payload bytes
 _INDEX = struct.Struct("<I")
 _END = struct.Struct("<Q")
@@ -130,8 +133,9 @@ class RNCWriter:
             )
         self.pending = np.concatenate([self.pending, tokens])
         fpp = self.header.frames_per_packet
-        full = len(self.pending) // fpp * fpp
-        if full:
+        group = fpp * PACKETS_SIDE_BY_SIDE
+        while len(self.pending) >= fpp:
+            full = min(len(self.pending) // fpp * fpp, group)
             self._emit(np.split(self.pending[:full], full // fpp))
             self.pending = self.pending[full:]
 
@@ -291,8 +295,8 @@ class RNCReader:
 
     def decode(self, packets, entropy_model):
         """Codes [n, K] of each of some (non-corrupted) data packets, decoded
-        side by side; a :class:`BitstreamError` names the first undecodable
-        one."""
+        :data:`PACKETS_SIDE_BY_SIDE` at a time; a :class:`BitstreamError`
+        names the first undecodable one."""
 
         def decoded(group):
             return decode_packets(
@@ -301,16 +305,20 @@ class RNCReader:
                 entropy_model,
             )
 
-        try:
-            return decoded(packets)
-        except EntropyError:
-            for packet in packets:
-                try:
-                    decoded([packet])
-                except EntropyError as err:
-                    msg = f"{self.name}: packet {packet.index}: {err}"
-                    raise BitstreamError(msg) from err
-            raise
+        codes = []
+        for start in range(0, len(packets), PACKETS_SIDE_BY_SIDE):
+            group = packets[start : start + PACKETS_SIDE_BY_SIDE]
+            try:
+                codes += decoded(group)
+            except EntropyError:
+                for packet in group:
+                    try:
+                        decoded([packet])
+                    except EntropyError as err:
+                        msg = f"{self.name}: packet {packet.index}: {err}"
+                        raise BitstreamError(msg) from err
+                raise
+        return codes
 
 
 def write_tokens(tokens, header, entropy_model):

@@ -20,7 +20,11 @@ import torch
 
 from speechbrain_rnncodec.audio.io import AudioError
 from speechbrain_rnncodec.audio.wavstream import StreamResampler
-from speechbrain_rnncodec.bitstream.container import RNCReader, RNCWriter
+from speechbrain_rnncodec.bitstream.container import (
+    PACKETS_SIDE_BY_SIDE,
+    RNCReader,
+    RNCWriter,
+)
 from speechbrain_rnncodec.bitstream.header import (
     BitstreamError,
     Header,
@@ -45,8 +49,6 @@ from speechbrain_rnncodec.utils.identity import model_fingerprint, model_folder
 logger = logging.getLogger(__name__)
 
 DEFAULT_FRAMES_PER_PACKET = 50
-# Packets entropy-decoded side by side when the input is a file.
-PACKETS_SIDE_BY_SIDE = 16
 
 
 def load_entropy_model(codec, source=None):

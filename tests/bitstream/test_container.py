@@ -147,6 +147,30 @@ def test_bytes_tokens_bytes_identical_for_streams():
     assert np.array_equal(codes, tokens) and samples == 9 * 320 - 7
 
 
+def test_many_packets_are_coded_in_bounded_groups():
+    """Tokens of 41 packets written at once are coded PACKETS_SIDE_BY_SIDE
+    packets at a time (bounded memory) by the shipped learned prior, with
+    the bytes of writing them frame by frame (a packet at a time)."""
+    from speechbrain_rnncodec.bitstream.container import PACKETS_SIDE_BY_SIDE
+    from speechbrain_rnncodec.entropy.learned import LearnedPriorModel
+    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
+
+    prior = LearnedPriorModel.load(DEFAULT_MODEL / "token_prior.npz")
+    frames = 4 * 40 + 3
+    assert frames // 4 > 2 * PACKETS_SIDE_BY_SIDE
+    tokens = np.random.default_rng(3).integers(0, 1024, (frames, 3))
+    header = Header(16000, 320, 3, 1024, 1000, frames * 320, frames_per_packet=4)
+    header = dataclasses.replace(header, entropy_id=prior.model_id)
+    data = write_tokens(tokens, header, prior)
+    out = io.BytesIO()
+    writer = RNCWriter(out, header, prior)
+    for frame in tokens:
+        writer.write(frame[None])
+    writer.close(header.num_samples)
+    assert out.getvalue() == data
+    assert np.array_equal(read_tokens(data, lambda h: prior)[1], tokens)
+
+
 def test_stream_writer_and_reader_without_seeking():
     tokens = np.random.default_rng(0).integers(0, 1024, (123, 6))
     header = Header(16000, 320, 6, 1024, 3000, None, frames_per_packet=50)
