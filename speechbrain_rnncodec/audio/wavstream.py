@@ -259,7 +259,7 @@ class StreamResampler:
         return out
 
 
-def file_chunks(path, seconds=1.0):
+def file_chunks(path, seconds):
     """Opens an audio file soundfile reads.
 
     Arguments
@@ -267,7 +267,7 @@ def file_chunks(path, seconds=1.0):
     path : str
         The file.
     seconds : float
-        Duration of a chunk.
+        Duration of a chunk (a codec's ``chunk_seconds``).
 
     Returns
     -------

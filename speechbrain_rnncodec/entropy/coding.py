@@ -21,7 +21,8 @@ previous frames of the packet) can replace the context-free ones later:
 Packets that are all at hand (a file, not a live stream) are coded side
 by side, one frame of each at a time (:func:`encode_packets`,
 :func:`decode_packets`): ``.start_packets(num_codebooks, count)`` gives a
-:class:`Lockstep` of their contexts, which a model whose context is costly
+:class:`Lockstep` (by default :class:`SeparateContexts`, one context per
+packet), which a model whose context is costly
 per call (the learned prior) replaces by one that serves all the packets
 in each call. The bytes are those of coding each packet alone.
 
@@ -109,8 +110,28 @@ class PacketContext(abc.ABC):
         return tables
 
 
-class Lockstep:
-    """The contexts of several packets coded side by side.
+class Lockstep(abc.ABC):
+    """The state of an :class:`EntropyModel` in several packets coded side
+    by side, one frame of each at a time."""
+
+    @abc.abstractmethod
+    def next_tables(self):
+        """The next frame's tables of every packet (see
+        :meth:`PacketContext.next_tables`)."""
+
+    @abc.abstractmethod
+    def update(self, codes):
+        """Records the codes [count, K] of the frame just coded in each
+        packet (rows of packets that have ended are ignored)."""
+
+    @abc.abstractmethod
+    def packet_tables(self, packets):
+        """The tables of every frame of each packet (codes [n_p, K] each,
+        all known: the encoder's side)."""
+
+
+class SeparateContexts(Lockstep):
+    """A :class:`Lockstep` of one :class:`PacketContext` per packet.
 
     Arguments
     ---------
@@ -122,19 +143,13 @@ class Lockstep:
         self.contexts = contexts
 
     def next_tables(self):
-        """The next frame's tables of every packet (see
-        :meth:`PacketContext.next_tables`)."""
         return [context.next_tables() for context in self.contexts]
 
     def update(self, codes):
-        """Records the codes [count, K] of the frame just coded in each
-        packet (rows of packets that have ended are ignored)."""
         for context, row in zip(self.contexts, codes, strict=True):
             context.update(row)
 
     def packet_tables(self, packets):
-        """The tables of every frame of each packet (codes [n_p, K] each,
-        all known: the encoder's side)."""
         return [
             context.packet_tables(codes)
             for context, codes in zip(self.contexts, packets, strict=True)
@@ -185,7 +200,9 @@ class EntropyModel(abc.ABC):
     def start_packets(self, num_codebooks, count):
         """A fresh :class:`Lockstep` context for ``count`` packets of K
         codebooks coded side by side."""
-        return Lockstep([self.start_packet(num_codebooks) for _ in range(count)])
+        return SeparateContexts(
+            [self.start_packet(num_codebooks) for _ in range(count)]
+        )
 
 
 class _StaticContext(PacketContext):
@@ -240,6 +257,8 @@ class ContextFreeModel(EntropyModel):
 
 
 class _NarrowedLockstep(Lockstep):
+    """Another :class:`Lockstep`'s tables, narrowed to column ``sizes``."""
+
     def __init__(self, lockstep, sizes, codebook_size):
         self.lockstep, self.sizes, self.codebook_size = lockstep, sizes, codebook_size
 
