@@ -274,4 +274,7 @@ def test_a_narrowed_last_column_costs_its_own_bits_on_disk(codec, speech):
     frames = len(tokens[0])
     extra = sizes["uniform", 1.8] - sizes["uniform", 1.5]
     assert 5.5 * frames / 8 < extra < 6.5 * frames / 8  # 6 bits, in 32-bit words
-    assert sizes[None, 1.8] - sizes[None, 1.5] < 6.5 * frames / 8  # the prior's
+    # With the prior: its 6 bits, plus what its code costs the next frames'
+    # first columns (the prior, trained at 1.5 / 3 / 6 kbps, reads it as a
+    # code of the full 4th codebook: about half a bit a frame on test-clean-5).
+    assert sizes[None, 1.8] - sizes[None, 1.5] < 7.0 * frames / 8
