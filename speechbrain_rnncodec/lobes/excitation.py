@@ -164,6 +164,45 @@ def harmonic_excitation(f0, phase, f0_start, hop, sample_rate, max_freq):
     return excitation.float(), new_phase
 
 
+def minimum_phase(magnitude, n_fft):
+    """Unit phasors of the minimum-phase filter of a magnitude response.
+
+    A vocal tract is close to minimum phase, so classic vocoders (LPC
+    synthesis, WORLD) give each pulse the phase of its spectral envelope:
+    energy right after the glottal closure, decaying within the period,
+    instead of a pulse symmetric about its peak. The phase is the Hilbert
+    transform of the log magnitude, through the folded real cepstrum.
+
+    Arguments
+    ---------
+    magnitude : torch.Tensor
+        Magnitude responses [..., n_fft // 2 + 1] (positive).
+    n_fft : int
+        FFT size of the bins.
+
+    Returns
+    -------
+    torch.Tensor
+        Complex phasors of modulus one, the shape of ``magnitude``.
+
+    Example
+    -------
+    >>> # A one-pole filter 1 / (1 - 0.8 z^-1) is minimum phase.
+    >>> w = torch.fft.rfft(torch.tensor([1.0, -0.8]), n=64)
+    >>> phasors = minimum_phase(1 / w.abs(), 64)
+    >>> torch.allclose(phasors, (1 / w) / (1 / w).abs(), atol=1e-4)
+    True
+    """
+    cepstrum = torch.fft.irfft(magnitude.clamp(min=1e-8).log(), n=n_fft)
+    fold = torch.zeros(n_fft, dtype=cepstrum.dtype, device=cepstrum.device)
+    fold[0] = 1.0
+    fold[1 : (n_fft + 1) // 2] = 2.0
+    if n_fft % 2 == 0:
+        fold[n_fft // 2] = 1.0
+    phase = torch.fft.rfft(cepstrum * fold, n=n_fft).imag
+    return torch.polar(torch.ones_like(phase), phase)
+
+
 def band_interpolation(n_bands, n_bins, sample_rate):
     """Matrix [n_bands, n_bins] that interpolates band values to STFT bins.
 

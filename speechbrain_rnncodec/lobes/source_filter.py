@@ -32,6 +32,7 @@ from speechbrain_rnncodec.lobes.excitation import (
     F0_MIN,
     band_interpolation,
     harmonic_excitation,
+    minimum_phase,
     pitch_bin_centres,
     pitch_bin_loss,
     pitch_from_bins,
@@ -102,6 +103,10 @@ class SourceFilterDecoder(torch.nn.Module):
     bin_correction : bool
         Adds a per-bin log-gain (zero at the start) to both envelopes after
         their interpolation from bands to bins: detail finer than the bands.
+    min_phase : bool
+        Gives the harmonic excitation the minimum phase of its envelope
+        (:func:`~speechbrain_rnncodec.lobes.excitation.minimum_phase`), as
+        LPC and WORLD synthesis do; otherwise each pulse is zero-phase.
     sample_rate : int
         Sampling rate in Hz.
     max_harmonic_hz : float
@@ -154,6 +159,7 @@ class SourceFilterDecoder(torch.nn.Module):
         residual=True,
         noise=True,
         bin_correction=False,
+        min_phase=False,
         sample_rate=16000,
         max_harmonic_hz=7800.0,
         rnn_type="lstm",
@@ -174,6 +180,7 @@ class SourceFilterDecoder(torch.nn.Module):
         self.residual = residual
         self.noise = noise
         self.bin_correction = bin_correction
+        self.min_phase = min_phase
         self.input_proj = torch.nn.Linear(latent_dim, hidden_size)
         if pitch_input and pitch_bins:
             raise ValueError("a sent pitch is corrected by regression: pitch_bins=0")
@@ -434,6 +441,8 @@ class SourceFilterDecoder(torch.nn.Module):
         if self.bin_correction:
             correction = self.correction_head(x).float().reshape(batch, n_frames, -1)
             gains = gains * correction.clamp(-5.0, 5.0).exp()
+        if self.min_phase:
+            harmonic_spec = harmonic_spec * minimum_phase(gains[0], self.stft.n_fft)
         spec = harmonic_spec * gains[0] * voicing[..., None] + noise_spec * gains[1]
         if self.residual:
             real, imag = (
