@@ -135,11 +135,18 @@ def test_gradients_reach_the_filters_not_the_excitation():
     assert latents.grad.abs().sum() > 0
 
 
-def test_bin_correction_starts_neutral_and_shapes_single_bins():
+def harmonics_at_200hz(**options):
+    """Latents of 1 s, a voiced 200 Hz teacher pitch, and two decoders of
+    harmonics only (no noise, no residual): a plain one and one with
+    ``options``."""
     latents = torch.randn(1, 50, 8)
     teacher = torch.tensor([math.log(200.0), 1.0]).expand(1, 200, 2)
     plain = make_decoder(residual=False, noise=False)
-    corrected = make_decoder(residual=False, noise=False, bin_correction=True)
+    return latents, teacher, plain, make_decoder(residual=False, noise=False, **options)
+
+
+def test_bin_correction_starts_neutral_and_shapes_single_bins():
+    latents, teacher, plain, corrected = harmonics_at_200hz(bin_correction=True)
     with torch.no_grad():
         before = decode_latents_with(plain, latents, teacher)
         assert torch.equal(decode_latents_with(corrected, latents, teacher), before)
@@ -153,10 +160,7 @@ def test_bin_correction_starts_neutral_and_shapes_single_bins():
 
 
 def test_min_phase_keeps_the_magnitude_and_moves_the_pulse_energy():
-    latents = torch.randn(1, 50, 8)
-    teacher = torch.tensor([math.log(200.0), 1.0]).expand(1, 200, 2)
-    zero = make_decoder(residual=False, noise=False)
-    minimum = make_decoder(residual=False, noise=False, min_phase=True)
+    latents, teacher, zero, minimum = harmonics_at_200hz(min_phase=True)
     with torch.no_grad():
         # A steady envelope with a formant at 500 Hz: its phase is not flat.
         for dec in (zero, minimum):
