@@ -95,6 +95,12 @@ def test_pesq_distance_loss_ranks_as_pesq_does_and_has_gradients(speech):
     assert distances == sorted(distances), distances  # more noise, more distance
     assert scores == sorted(scores, reverse=True), scores
     assert float(loss(ref, ref)) < 1e-3 < distances[0]
+    # A fixed coloration (a first-order high-pass) is nearly free: the
+    # spectral terms, not this one, keep it away.
+    colored = torch.nn.functional.conv1d(
+        ref[:, None], torch.tensor([[[-0.9, 1.0]]]), padding=1
+    )[:, 0, 1:]
+    assert float(loss(colored, ref)) < 0.1 * distances[0]
     estimate = degraded[1].clone().requires_grad_()
     loss(estimate, ref).backward()
     assert torch.isfinite(estimate.grad).all() and estimate.grad.abs().sum() > 0
