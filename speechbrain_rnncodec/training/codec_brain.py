@@ -123,8 +123,8 @@ class CodecBrain(sb.Brain):
     ``decoder``. Expected ``hparams``: ``spectral_loss``, ``loss_weights``
     (``mel``, ``log_mag``, ``convergence``, ``complex``, ``waveform``,
     ``bottleneck``: the quantizer's own term, commitment or rate; and
-    ``band_energy`` with an optional ``band_energy_loss``, ``pesq_distance``
-    with an optional ``pesq_distance_loss``),
+    and, each with an optional ``NAME_loss``, ``band_energy``,
+    ``spectral_balance`` and ``pesq_distance``),
     ``valid_bitrates`` (kbps) and ``adversarial``. When ``adversarial`` is
     True, ``hparams`` also needs ``discriminator`` (SpeechBrain's HiFi-GAN
     discriminators), ``discriminator_opt_class``, ``generator_loss`` (a
@@ -294,12 +294,10 @@ class CodecBrain(sb.Brain):
             Loss terms, before weighting, and ``loss`` (their weighted sum).
         """
         terms = self.hparams.spectral_loss(decoded, wavs)
-        band_energy_loss = getattr(self.hparams, "band_energy_loss", None)
-        if band_energy_loss is not None:
-            terms["band_energy"] = band_energy_loss(decoded, wavs)
-        pesq_distance_loss = getattr(self.hparams, "pesq_distance_loss", None)
-        if pesq_distance_loss is not None:
-            terms["pesq_distance"] = pesq_distance_loss(decoded, wavs)
+        for name in ("band_energy", "spectral_balance", "pesq_distance"):
+            loss = getattr(self.hparams, f"{name}_loss", None)
+            if loss is not None:
+                terms[name] = loss(decoded, wavs)
         terms["waveform"] = (decoded - wavs).abs().mean()
         terms["bottleneck"] = bottleneck.loss
         if pitch_state is not None:

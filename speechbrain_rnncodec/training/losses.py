@@ -206,6 +206,82 @@ class BandEnergyLoss(torch.nn.Module):
         return torch.where(error > 0, self.overshoot * error, -error).mean()
 
 
+class SpectralBalanceLoss(torch.nn.Module):
+    """L1 distance of the log mean powers of mel bands over each utterance.
+
+    A coloration (a fixed filter: a band a few dB too soft all along) moves
+    the per-frame terms little next to their frame-to-frame errors; averaged
+    over the utterance first, the band powers show it plainly.
+
+    Arguments
+    ---------
+    sample_rate : int
+        Sampling rate of the signals.
+    n_fft : int
+        STFT window (hop: a quarter of it).
+    n_bands : int
+        Mel bands.
+
+    Example
+    -------
+    >>> loss = SpectralBalanceLoss()
+    >>> y = torch.randn(2, 16000)
+    >>> float(loss(y, y))
+    0.0
+    >>> round(float(loss(0.5 * y, y)), 3)  # a factor 0.5 is 2 ln 2 in power
+    1.386
+    """
+
+    def __init__(self, sample_rate=16000, n_fft=512, n_bands=32):
+        super().__init__()
+        self.n_fft = n_fft
+        bands = band_interpolation(n_bands, n_fft // 2 + 1, sample_rate)
+        self.register_buffer("bands", bands, persistent=False)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def spectrum(self, x):
+        """Complex STFT [B, bins, frames] of waveforms [B, T]."""
+        return torch.stft(
+            x,
+            self.n_fft,
+            hop_length=self.n_fft // 4,
+            window=self.window,
+            return_complex=True,
+        )
+
+    def waveform(self, spec, length):
+        """Waveforms [B, length] of :meth:`spectrum` frames."""
+        return torch.istft(
+            spec,
+            self.n_fft,
+            hop_length=self.n_fft // 4,
+            window=self.window,
+            length=length,
+        )
+
+    def band_power(self, spec):
+        """Mean power of each band over the frames [B, n_bands]."""
+        return (spec.abs() ** 2).mean(-1) @ self.bands.T + 1e-10
+
+    def forward(self, y_hat, y):
+        """Mean absolute difference of the log long-term band powers.
+
+        Arguments
+        ---------
+        y_hat : torch.Tensor
+            Decoded waveforms [B, T].
+        y : torch.Tensor
+            Target waveforms [B, T].
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar loss.
+        """
+        log_hat, log = (self.band_power(self.spectrum(x)).log() for x in (y_hat, y))
+        return (log_hat - log).abs().mean()
+
+
 class PesqDistanceLoss(torch.nn.Module):
     """PESQ's disturbance, differentiable: the weighted sum of the symmetric
     and asymmetric disturbances that P.862 maps to its score, measured on
@@ -221,7 +297,7 @@ class PesqDistanceLoss(torch.nn.Module):
     speech first gets, per mel band, the gain (not differentiated) that
     matches its mean power over the utterance to the target's: this term
     neither rewards nor punishes a coloration, which the spectral terms
-    then keep away. Lower is better. Utterances with a silent target or
+    (:class:`SpectralBalanceLoss` above all) then keep away. Lower is better. Utterances with a silent target or
     output (where P.862's level alignment divides by zero) are left out.
 
     Arguments
@@ -250,26 +326,19 @@ class PesqDistanceLoss(torch.nn.Module):
         from torch_pesq import PesqLoss
 
         self.pesq = PesqLoss(1.0, sample_rate=sample_rate)
-        self.n_fft = n_fft
-        bands = band_interpolation(n_bands, n_fft // 2 + 1, sample_rate)
-        self.register_buffer("bands", bands, persistent=False)
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.balance = SpectralBalanceLoss(sample_rate, n_fft, n_bands)
 
     def matched(self, y_hat, y):
         """``y_hat`` [B, T] times a fixed gain per mel band that gives it
         the mean band powers of ``y``."""
-        stft = {"n_fft": self.n_fft, "hop_length": self.n_fft // 4}
-        spec_hat, spec = (
-            torch.stft(x, window=self.window, return_complex=True, **stft)
-            for x in (y_hat, y)
-        )
-
-        def band_power(s):
-            return (s.detach().abs() ** 2).mean(-1) @ self.bands.T + 1e-10
-
-        gain = (band_power(spec) / band_power(spec_hat)).sqrt().clamp(0.01, 100.0)
-        spec_hat = spec_hat * (gain @ self.bands)[..., None]
-        return torch.istft(spec_hat, window=self.window, length=y.shape[-1], **stft)
+        spec_hat = self.balance.spectrum(y_hat)
+        with torch.no_grad():
+            gain = (
+                self.balance.band_power(self.balance.spectrum(y))
+                / self.balance.band_power(spec_hat)
+            ).sqrt()
+        spec_hat = spec_hat * (gain.clamp(0.01, 100.0) @ self.balance.bands)[..., None]
+        return self.balance.waveform(spec_hat, y.shape[-1])
 
     def forward(self, y_hat, y):
         """Mean disturbance of the utterances that are not silent.

@@ -18,6 +18,7 @@ from speechbrain_rnncodec.training.losses import (
     BandEnergyLoss,
     MultiResolutionSpectralLoss,
     PesqDistanceLoss,
+    SpectralBalanceLoss,
 )
 
 
@@ -84,6 +85,20 @@ def test_band_energy_loss_sees_levels_not_the_noise_fine_structure():
     silent = torch.zeros(1, 16000, requires_grad=True)
     BandEnergyLoss()(silent, a).backward()
     assert torch.isfinite(silent.grad).all()
+
+
+def test_spectral_balance_loss_sees_a_coloration_not_the_frames_randomness():
+    torch.manual_seed(0)
+    a, b = torch.randn(2, 1, 32000)  # two noises of one spectrum
+    balance = SpectralBalanceLoss()
+    assert float(balance(a, b)) < 0.1 < float(BandEnergyLoss()(a, b))
+    soft_highs = torch.nn.functional.conv1d(  # a first-order low-pass
+        a[:, None], torch.tensor([[[0.5, 1.0]]]), padding=1
+    )[:, 0, 1:]
+    assert float(balance(soft_highs, b)) > 0.5
+    estimate = soft_highs.clone().requires_grad_()
+    balance(estimate, b).backward()
+    assert torch.isfinite(estimate.grad).all()
 
 
 def test_pesq_distance_loss_ranks_as_pesq_does_and_has_gradients(speech):
