@@ -297,8 +297,9 @@ class PesqDistanceLoss(torch.nn.Module):
     speech first gets, per mel band, the gain (not differentiated) that
     matches its mean power over the utterance to the target's: this term
     neither rewards nor punishes a coloration, which the spectral terms
-    (:class:`SpectralBalanceLoss` above all) then keep away. Lower is better. Utterances with a silent target or
-    output (where P.862's level alignment divides by zero) are left out.
+    (:class:`SpectralBalanceLoss` above all) then keep away. Lower is
+    better. Utterances with a silent target or output (where P.862's level
+    alignment divides by zero) are left out.
 
     Arguments
     ---------
