@@ -106,24 +106,31 @@ def jump(wav, low, high):
 
 
 @pytest.mark.parametrize("method", ["prior", "repeat"])
-def test_resumption_is_continuous(codec, tokens, method):
+@pytest.mark.parametrize("length", [1, 3, 30])
+def test_resumption_is_continuous(codec, tokens, method, length):
     clean = codec.decode(tokens)[0]
     typical = float(clean.diff().abs().quantile(0.999))
-    for gap in [range(30, 31), range(30, 33), range(30, 60)]:
+    concealed, fresh = [], []
+    for start in (20, 30, 40):
+        gap = range(start, start + length)
         out = conceal_decode(codec, tokens, mask(100, gap), method=method)[0]
         resume = gap[-1] + 1
         window = (resume * HOP - 240, (resume + 1) * HOP)
         # no click: the hand-over steps no more than the speech itself does
         assert jump(out, *window) <= max(jump(clean, *window), typical) * 1.5
-        # and the decoder is back in step with the received frames soon: as
-        # close in mel band energies as a decoder started afresh on them (a
-        # source-filter decoder keeps the phase and noise offsets the gap
-        # left, so not the same waveform), over 10 to 30 frames after it
-        # (over 5 frames the noise's offsets alone move the distance by half)
         later = slice((resume + 10) * HOP, (resume + 30) * HOP)
-        fresh = codec.decode(tokens[:, resume:])[0, 10 * HOP : 30 * HOP]
-        bound = 1.25 * log_mel_distance(fresh, clean[later])
-        assert log_mel_distance(out[later], clean[later]) < bound
+        concealed.append(log_mel_distance(out[later], clean[later]))
+        restarted = codec.decode(tokens[:, resume:])[0, 10 * HOP : 30 * HOP]
+        fresh.append(log_mel_distance(restarted, clean[later]))
+    # and the decoder is back in step with the received frames soon: as
+    # close in mel band energies as a decoder started afresh on them (a
+    # source-filter decoder keeps the phase and noise offsets the gap left,
+    # so not the same waveform), over 10 to 30 frames after it (over 5
+    # frames the noise's offsets alone move the distance by half), on
+    # average over three places of the gap: at a single place the ratio is
+    # noisy (0.59 to 1.26 over these places for two decoders of the same
+    # tokens; over 20 dev places both average 0.5-0.8)
+    assert sum(concealed) < 1.25 * sum(fresh), (concealed, fresh)
 
 
 @pytest.mark.parametrize("method", ["prior", "repeat"])
