@@ -112,6 +112,72 @@ class MultiResolutionSpectralLoss(torch.nn.Module):
         return {k: v / len(self.n_ffts) for k, v in terms.items()}
 
 
+class MelBandSpectrum(torch.nn.Module):
+    """An STFT framing and its mel-spaced bands: the analysis the band
+    losses share.
+
+    Arguments
+    ---------
+    n_fft : int
+        Window and FFT size.
+    hop_length : int
+        Frame hop.
+    n_bands : int
+        Mel-spaced bands (the source-filter decoder's band-to-bin
+        interpolation).
+    sample_rate : int
+        Sampling rate of the signals.
+
+    Example
+    -------
+    >>> analysis = MelBandSpectrum(320, 80, 16, 16000)
+    >>> x = torch.randn(2, 1600)
+    >>> spec = analysis.spectrum(x)
+    >>> analysis.band_powers(spec).shape
+    torch.Size([2, 21, 16])
+    >>> torch.allclose(analysis.waveform(spec, 1600), x, atol=1e-5)
+    True
+    """
+
+    def __init__(self, n_fft, hop_length, n_bands, sample_rate):
+        super().__init__()
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        bands = band_interpolation(n_bands, n_fft // 2 + 1, sample_rate)
+        self.register_buffer("bands", bands, persistent=False)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def spectrum(self, x):
+        """Complex STFT [B, bins, frames] of waveforms [B, T]."""
+        return torch.stft(
+            x,
+            self.n_fft,
+            hop_length=self.hop_length,
+            window=self.window,
+            return_complex=True,
+        )
+
+    def waveform(self, spec, length):
+        """Waveforms [B, length] of :meth:`spectrum` frames."""
+        return torch.istft(
+            spec,
+            self.n_fft,
+            hop_length=self.hop_length,
+            window=self.window,
+            length=length,
+        )
+
+    def band_powers(self, spec):
+        """Power of each band in each frame [B, frames, n_bands]."""
+        return (spec.abs() ** 2).transpose(1, 2) @ self.bands.T
+
+
+def long_term_band_powers(analysis, x):
+    """Mean power of each band of ``analysis`` over the frames of ``x``
+    [B, T] (floored at 1e-10): [B, n_bands]."""
+    return analysis.band_powers(analysis.spectrum(x)).mean(1) + 1e-10
+
+
 class BandEnergyLoss(torch.nn.Module):
     """L1 distance of the log energies of mel-spaced bands in short frames.
 
@@ -162,13 +228,9 @@ class BandEnergyLoss(torch.nn.Module):
         overshoot=1.0,
     ):
         super().__init__()
-        self.n_fft = n_fft
-        self.hop_length = hop_length
         self.floor = floor
         self.overshoot = overshoot
-        bands = band_interpolation(n_bands, n_fft // 2 + 1, sample_rate)
-        self.register_buffer("bands", bands, persistent=False)
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.analysis = MelBandSpectrum(n_fft, hop_length, n_bands, sample_rate)
 
     def forward(self, y_hat, y):
         """Mean absolute difference of the log band energies.
@@ -186,18 +248,7 @@ class BandEnergyLoss(torch.nn.Module):
             Scalar loss.
         """
         log_hat, log = (
-            (
-                torch.stft(
-                    x,
-                    self.n_fft,
-                    hop_length=self.hop_length,
-                    window=self.window,
-                    return_complex=True,
-                ).abs()
-                ** 2
-            )
-            .transpose(1, 2)
-            .matmul(self.bands.T)
+            self.analysis.band_powers(self.analysis.spectrum(x))
             .clamp(min=self.floor)
             .log()
             for x in (y_hat, y)
@@ -234,34 +285,7 @@ class SpectralBalanceLoss(torch.nn.Module):
 
     def __init__(self, sample_rate=16000, n_fft=512, n_bands=32):
         super().__init__()
-        self.n_fft = n_fft
-        bands = band_interpolation(n_bands, n_fft // 2 + 1, sample_rate)
-        self.register_buffer("bands", bands, persistent=False)
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
-
-    def spectrum(self, x):
-        """Complex STFT [B, bins, frames] of waveforms [B, T]."""
-        return torch.stft(
-            x,
-            self.n_fft,
-            hop_length=self.n_fft // 4,
-            window=self.window,
-            return_complex=True,
-        )
-
-    def waveform(self, spec, length):
-        """Waveforms [B, length] of :meth:`spectrum` frames."""
-        return torch.istft(
-            spec,
-            self.n_fft,
-            hop_length=self.n_fft // 4,
-            window=self.window,
-            length=length,
-        )
-
-    def band_power(self, spec):
-        """Mean power of each band over the frames [B, n_bands]."""
-        return (spec.abs() ** 2).mean(-1) @ self.bands.T + 1e-10
+        self.analysis = MelBandSpectrum(n_fft, n_fft // 4, n_bands, sample_rate)
 
     def forward(self, y_hat, y):
         """Mean absolute difference of the log long-term band powers.
@@ -278,7 +302,9 @@ class SpectralBalanceLoss(torch.nn.Module):
         torch.Tensor
             Scalar loss.
         """
-        log_hat, log = (self.band_power(self.spectrum(x)).log() for x in (y_hat, y))
+        log_hat, log = (
+            long_term_band_powers(self.analysis, x).log() for x in (y_hat, y)
+        )
         return (log_hat - log).abs().mean()
 
 
@@ -327,19 +353,19 @@ class PesqDistanceLoss(torch.nn.Module):
         from torch_pesq import PesqLoss
 
         self.pesq = PesqLoss(1.0, sample_rate=sample_rate)
-        self.balance = SpectralBalanceLoss(sample_rate, n_fft, n_bands)
+        self.analysis = MelBandSpectrum(n_fft, n_fft // 4, n_bands, sample_rate)
 
     def matched(self, y_hat, y):
         """``y_hat`` [B, T] times a fixed gain per mel band that gives it
         the mean band powers of ``y``."""
-        spec_hat = self.balance.spectrum(y_hat)
         with torch.no_grad():
             gain = (
-                self.balance.band_power(self.balance.spectrum(y))
-                / self.balance.band_power(spec_hat)
+                long_term_band_powers(self.analysis, y)
+                / long_term_band_powers(self.analysis, y_hat)
             ).sqrt()
-        spec_hat = spec_hat * (gain.clamp(0.01, 100.0) @ self.balance.bands)[..., None]
-        return self.balance.waveform(spec_hat, y.shape[-1])
+        spec_hat = self.analysis.spectrum(y_hat)
+        spec_hat = spec_hat * (gain.clamp(0.01, 100.0) @ self.analysis.bands)[..., None]
+        return self.analysis.waveform(spec_hat, y.shape[-1])
 
     def forward(self, y_hat, y):
         """Mean disturbance of the utterances that are not silent.
