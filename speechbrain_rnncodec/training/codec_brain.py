@@ -122,8 +122,8 @@ class CodecBrain(sb.Brain):
     bottleneck of :mod:`speechbrain_rnncodec.lobes.quantization`) and
     ``decoder``. Expected ``hparams``: ``spectral_loss``, ``loss_weights``
     (``mel``, ``log_mag``, ``convergence``, ``complex``, ``waveform``,
-    ``bottleneck``: the quantizer's own term, commitment or rate; and
-    and, each with an optional ``NAME_loss``, ``band_energy``,
+    ``bottleneck``: the quantizer's own term, commitment or rate; and,
+    each with an optional ``NAME_loss``, ``band_energy``,
     ``spectral_balance`` and ``pesq_distance``),
     ``valid_bitrates`` (kbps) and ``adversarial``. When ``adversarial`` is
     True, ``hparams`` also needs ``discriminator`` (SpeechBrain's HiFi-GAN

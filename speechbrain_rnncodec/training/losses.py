@@ -171,11 +171,10 @@ class MelBandSpectrum(torch.nn.Module):
         """Power of each band in each frame [B, frames, n_bands]."""
         return (spec.abs() ** 2).transpose(1, 2) @ self.bands.T
 
-
-def long_term_band_powers(analysis, x):
-    """Mean power of each band of ``analysis`` over the frames of ``x``
-    [B, T] (floored at 1e-10): [B, n_bands]."""
-    return analysis.band_powers(analysis.spectrum(x)).mean(1) + 1e-10
+    def mean_band_powers(self, spec):
+        """Power of each band averaged over the frames, floored at 1e-10
+        [B, n_bands]."""
+        return self.band_powers(spec).mean(1) + 1e-10
 
 
 class BandEnergyLoss(torch.nn.Module):
@@ -303,7 +302,8 @@ class SpectralBalanceLoss(torch.nn.Module):
             Scalar loss.
         """
         log_hat, log = (
-            long_term_band_powers(self.analysis, x).log() for x in (y_hat, y)
+            self.analysis.mean_band_powers(self.analysis.spectrum(x)).log()
+            for x in (y_hat, y)
         )
         return (log_hat - log).abs().mean()
 
@@ -358,12 +358,12 @@ class PesqDistanceLoss(torch.nn.Module):
     def matched(self, y_hat, y):
         """``y_hat`` [B, T] times a fixed gain per mel band that gives it
         the mean band powers of ``y``."""
+        spec_hat = self.analysis.spectrum(y_hat)
         with torch.no_grad():
             gain = (
-                long_term_band_powers(self.analysis, y)
-                / long_term_band_powers(self.analysis, y_hat)
+                self.analysis.mean_band_powers(self.analysis.spectrum(y))
+                / self.analysis.mean_band_powers(spec_hat)
             ).sqrt()
-        spec_hat = self.analysis.spectrum(y_hat)
         spec_hat = spec_hat * (gain.clamp(0.01, 100.0) @ self.analysis.bands)[..., None]
         return self.analysis.waveform(spec_hat, y.shape[-1])
 
