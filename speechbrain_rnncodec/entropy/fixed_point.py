@@ -103,11 +103,13 @@ class FixedPointPrior:
         self.bias_hh = _fixed(w["bias_hh"], _PRODUCT_BITS)
         self.project_bias = _fixed(w["project_bias"], _PRODUCT_BITS)
         self.output_bias = _fixed(w["output_bias"], _PRODUCT_BITS)
-        # Each head's weights [R, C] with its bias as one more row: one
-        # product gives the logits (still exact integers).
-        self.output_and_bias = np.concatenate(
+        # Each head's weights [R, C] with its bias as one more row, scaled
+        # from units of 2**-24 to cells of the exponential's table: one
+        # product gives the logits in cells (exact: a power of two scales
+        # integers without rounding, and the sums stay exact).
+        self.output_in_cells = np.concatenate(
             [self.output, self.output_bias[:, None]], axis=1
-        )
+        ) * 2.0 ** (_EXP_STEP_BITS - _PRODUCT_BITS)
         inputs = max(
             np.abs(self.start).max(), num_codebooks * np.abs(self.embedding).max()
         )
@@ -144,7 +146,13 @@ class FixedPointPrior:
         return 2.0 * FixedPointPrior.sigmoid(2.0 * products) - ONE
 
     @staticmethod
-    def exp(products):
-        """exp of values <= 0 in units of 2**-24, in units of 2**-40 (0 more
-        than 32 nats below 0)."""
-        return _exp_table().take(_cell(-products, _EXP_STEP_BITS), mode="clip")
+    def exp_below(depths):
+        """exp(-x) of depths x >= 0 in cells of the exponential's table
+        (the logits of ``output_in_cells`` below their row's largest), in
+        units of 2**-40 (0 more than 32 nats below 0).
+
+        >>> cells = 2.0**_EXP_STEP_BITS  # one nat
+        >>> FixedPointPrior.exp_below(np.array([0.0, cells, 0.5, 40 * cells])).tolist()
+        [1099511627776.0, 404487723188.0, 1099511627776.0, 0.0]
+        """
+        return _exp_table().take(depths.astype(np.int64), mode="clip")

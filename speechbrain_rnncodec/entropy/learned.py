@@ -74,8 +74,10 @@ def _probabilities(exp_logits, model):
 
     A floor keeps every code codable whatever the prior believes.
     """
-    probs = exp_logits / exp_logits.sum(axis=1, keepdims=True)
-    return (1.0 - model.floor) * probs + model.floor / model.codebook_size
+    probs = np.divide(exp_logits, exp_logits.sum(axis=1, keepdims=True))
+    probs *= 1.0 - model.floor
+    probs += model.floor / model.codebook_size
+    return probs
 
 
 def _embedded(model, embedding, codes):
@@ -153,8 +155,10 @@ class _ExactLockstep(Lockstep):
         low = np.concatenate([low, np.ones_like(low[..., :1])], axis=-1)
         logits = np.empty((len(hidden), self.rows, m.codebook_size))
         for k in range(self.rows):
-            np.matmul(low[:, k], q.output_and_bias[k], out=logits[:, k])
-        exps = q.exp(logits - logits.max(axis=-1, keepdims=True))
+            np.matmul(low[:, k], q.output_in_cells[k], out=logits[:, k])
+        # Each row's depths below its largest logit (exact, in place).
+        np.subtract(logits.max(axis=-1, keepdims=True), logits, out=logits)
+        exps = q.exp_below(logits)
         probs = _probabilities(exps.reshape(-1, m.codebook_size), m)
         return probs.reshape(exps.shape)
 

@@ -1,5 +1,8 @@
 """The learned entropy model: a GRU prior run frame by frame in NumPy."""
 
+import hashlib
+import pathlib
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +19,7 @@ from speechbrain_rnncodec.entropy.coding import (
     encode_packets,
 )
 from speechbrain_rnncodec.entropy.learned import LearnedPriorModel, prior_model
+from speechbrain_rnncodec.inference.shipped import model_source
 from speechbrain_rnncodec.lobes.prior import TokenPrior
 from speechbrain_rnncodec.training.prior_brain import packets
 
@@ -191,3 +195,18 @@ def test_the_same_arithmetic_is_the_model_itself():
     # resolve_entropy asks for it on every file: no second load of the weights
     model = prior_model(small_prior())
     assert model.with_arithmetic("exact") is model
+
+
+def test_the_shipped_prior_codes_the_bytes_it_always_did():
+    # Files in the wild name this prior: any change to the fixed-point
+    # arithmetic (a faster order of the same operations included) must give
+    # the same tables to the last bit, so the same bytes.
+    folder = pathlib.Path(model_source("rnn_sf_pitch_sub_so762_e192_d192_pesq_16k"))
+    model = LearnedPriorModel.load(folder / "token_prior.npz")
+    rng = np.random.default_rng(0)
+    codes = [rng.integers(0, 1024, (frames, 6)) for frames in (50, 50, 17)]
+    data = encode_packets(codes, model)
+    assert [len(d) for d in data] == [488, 484, 168]
+    assert hashlib.sha256(b"".join(data)).hexdigest()[:16] == "37b6a499038e8ceb"
+    decoded = decode_packets(list(zip(data, (50, 50, 17), strict=True)), 6, model)
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, codes, strict=True))
