@@ -10,7 +10,7 @@ Authors
 import pathlib
 
 SHIPPED_FOLDER = pathlib.Path(__file__).parents[1] / "pretrained"
-DEFAULT_MODEL = SHIPPED_FOLDER / "rnn_sf_pitch_sub_so762_e192_d192_pesq_16k"
+DEFAULT_MODEL = SHIPPED_FOLDER / "rnn_sf_pitch_sub_so762_e192_d192_pesq2_16k"
 
 
 def shipped_models():
