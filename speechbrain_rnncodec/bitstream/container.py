@@ -99,6 +99,12 @@ class RNCWriter:
         self.bytes_written = 0
         self.header_at = None
         self.header_size = 0
+        # A pipe reader gets each packet as soon as it is full; a file's
+        # packets wait for a group (or the close) and are coded side by side.
+        try:
+            self.grouped = bool(stream.seekable())
+        except (AttributeError, OSError, ValueError):
+            self.grouped = False
 
     def _write(self, data):
         self.stream.write(data)
@@ -134,7 +140,7 @@ class RNCWriter:
         self.pending = np.concatenate([self.pending, tokens])
         fpp = self.header.frames_per_packet
         group = fpp * PACKETS_SIDE_BY_SIDE
-        while len(self.pending) >= fpp:
+        while len(self.pending) >= (group if self.grouped else fpp):
             full = min(len(self.pending) // fpp * fpp, group)
             self._emit(np.split(self.pending[:full], full // fpp))
             self.pending = self.pending[full:]
@@ -160,7 +166,8 @@ class RNCWriter:
             number of frames written.
         """
         if len(self.pending):
-            self._emit([self.pending])
+            fpp = self.header.frames_per_packet
+            self._emit(np.split(self.pending, range(fpp, len(self.pending), fpp)))
             self.pending = self.pending[:0]
         hop = self.header.samples_per_frame
         if -(-num_samples // hop) != self.frames or num_samples > MAX_SAMPLES:
