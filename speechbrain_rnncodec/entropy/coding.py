@@ -192,6 +192,15 @@ class EntropyModel(abc.ABC):
 
     model_id = None
     codebook_size = None
+    # Two-level models (a learned prior with ``code_groups``) code each
+    # modelled code as its group, then its member: their lockstep contexts
+    # add ``next_group_tables``, ``member_tables``, ``join`` and
+    # ``packet_group_tables`` (the coder's side; see :func:`decode_packets`).
+    code_groups = None
+
+    def column_sizes(self, num_codebooks):
+        """The codes each of K columns may take (all ``codebook_size``)."""
+        return [self.codebook_size] * num_codebooks
 
     @abc.abstractmethod
     def start_packet(self, num_codebooks):
@@ -315,8 +324,12 @@ class NarrowedColumns(EntropyModel):
     """
 
     def __init__(self, inner, column_sizes):
-        self.inner, self.column_sizes = inner, column_sizes
+        self.inner, self.sizes_of = inner, column_sizes
         self.model_id, self.codebook_size = inner.model_id, inner.codebook_size
+        self.code_groups = inner.code_groups
+
+    def column_sizes(self, num_codebooks):
+        return list(self.sizes_of(num_codebooks))
 
     def start_packet(self, num_codebooks):
         return OnePacket(self.start_packets(num_codebooks, 1))
@@ -325,6 +338,10 @@ class NarrowedColumns(EntropyModel):
         lockstep = self.inner.start_packets(num_codebooks, count)
         sizes = self.column_sizes(num_codebooks)
         if min(sizes) >= self.codebook_size:
+            return lockstep
+        if self.code_groups:  # the coder narrows the uniform columns itself
+            if min(sizes[: self.inner.modelled]) < self.codebook_size:
+                raise EntropyError("a two-level prior cannot narrow its columns")
             return lockstep
         return _NarrowedLockstep(lockstep, sizes, self.codebook_size)
 
@@ -528,6 +545,13 @@ def encode_packets(packets, model):
     uniform = _uniform(model.codebook_size)
     with one_blas_thread():
         context = model.start_packets(packets[0].shape[1], len(packets))
+        if model.code_groups:
+            coded = context.packet_group_tables(packets)
+            rest = _uniform_runs(model.column_sizes(packets[0].shape[1]))
+            return [
+                _encode_two_level(codes, tables, rest)
+                for codes, tables in zip(packets, coded, strict=True)
+            ]
         packet_tables = context.packet_tables(packets)
     out = []
     for codes, tables_of in zip(packets, packet_tables, strict=True):
@@ -538,6 +562,64 @@ def encode_packets(packets, model):
                 encoder.encode(frame[len(tables) :], uniform)
         words = encoder.get_compressed()
         out.append(words.astype("<u4").tobytes().rstrip(b"\0"))
+    return out
+
+
+def _uniform_runs(sizes):
+    """(first, end, family) of the runs of equal sizes among column sizes."""
+    runs, first = [], 0
+    for k in range(1, len(sizes) + 1):
+        if k == len(sizes) or sizes[k] != sizes[first]:
+            runs.append((first, k, _uniform(sizes[first])))
+            first = k
+    return runs
+
+
+def _encode_two_level(codes, coded, rest):
+    """One packet's codes [n, K] coded with a two-level model: per frame
+    the groups, the members, then each run of uniform ``rest`` columns
+    beyond the modelled ones."""
+    if coded is None:  # no frames
+        return b""
+    groups, group_tables, members, member_tables = coded
+    rows = groups.shape[1]
+    encoder = constriction.stream.queue.RangeEncoder()
+    groups, members = groups.astype(np.int32), members.astype(np.int32)
+    for t, frame in enumerate(codes):
+        encoder.encode(groups[t], _FAMILY, group_tables[t])
+        encoder.encode(members[t], _FAMILY, member_tables[t])
+        for first, end, family in rest:
+            if end > rows:
+                encoder.encode(frame[max(first, rows) : end], family)
+    return encoder.get_compressed().astype("<u4").tobytes().rstrip(b"\0")
+
+
+def _decode_two_level(decoders, frames, num_codebooks, model):
+    """:func:`decode_packets` of a two-level model: per frame the groups of
+    every packet, then their members and the uniform columns."""
+    out = [np.empty((n, num_codebooks), dtype=np.int64) for n in frames]
+    context = model.start_packets(num_codebooks, len(decoders))
+    rest = _uniform_runs(model.column_sizes(num_codebooks))
+    last = np.zeros((len(decoders), num_codebooks), dtype=np.int64)
+    for t in range(max(frames, default=0)):
+        live = [p for p, n in enumerate(frames) if t < n]
+        group_tables = context.next_group_tables()
+        rows = len(group_tables[0])
+        groups = np.zeros((len(decoders), rows), dtype=np.int64)
+        members = np.zeros_like(groups)
+        for p in live:
+            groups[p] = decoders[p].decode(_FAMILY, group_tables[p])
+        member_tables = context.member_tables(groups)
+        for p in live:
+            members[p] = decoders[p].decode(_FAMILY, member_tables[p])
+            for first, end, family in rest:
+                if end > rows:
+                    first = max(first, rows)
+                    last[p, first:end] = decoders[p].decode(family, end - first)
+        last[:, :rows] = context.join(groups, members)
+        for p in live:
+            out[p][t] = last[p]
+        context.update(last)
     return out
 
 
@@ -598,6 +680,8 @@ def decode_packets(packets, num_codebooks, model):
                 constriction.stream.queue.RangeDecoder(_words(data))
                 for data, _ in packets
             ]
+            if model.code_groups:
+                return _decode_two_level(decoders, frames, num_codebooks, model)
             context = model.start_packets(num_codebooks, len(packets))
             last = np.zeros((len(packets), num_codebooks), dtype=np.int64)
             for t in range(max(frames, default=0)):

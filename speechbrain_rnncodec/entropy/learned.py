@@ -62,6 +62,12 @@ _STATE_KEYS = {
     "output_bias": "output_bias",
 }
 _ARRAYS = tuple(_STATE_KEYS)
+# Those of a two-level head (``code_groups`` in the meta), hashed after them.
+_GROUP_KEYS = {
+    "group_output": "group_output",
+    "group_output_bias": "group_output_bias",
+    "code_order": "code_order",
+}
 _MAX_BYTES = 64 * 2**20
 
 
@@ -76,7 +82,7 @@ def _probabilities(exp_logits, model):
     """
     probs = np.divide(exp_logits, exp_logits.sum(axis=1, keepdims=True))
     probs *= 1.0 - model.floor
-    probs += model.floor / model.codebook_size
+    probs += model.floor / exp_logits.shape[1]
     return probs
 
 
@@ -139,7 +145,7 @@ class _ExactLockstep(Lockstep):
         """The hidden states [count, H] after one frame whose input
         projections are gi [count, 3H]."""
         q, size, h = self.model.q, self.model.hidden_size, self.hidden
-        gh = h @ q.weight_hh.T + q.bias_hh
+        gh = h @ q.weight_hh_t + q.bias_hh
         gates = q.sigmoid(gi[:, : 2 * size] + gh[:, : 2 * size])
         r, z = gates[:, :size], gates[:, size:]
         n = q.tanh(gi[:, 2 * size :] + q.rescale(r * gh[:, 2 * size :]))
@@ -149,7 +155,7 @@ class _ExactLockstep(Lockstep):
     def _tables(self, hidden):
         """Tables [N, rows, C] of hidden states [N, H]."""
         q, m = self.model.q, self.model
-        low = q.rescale(hidden @ q.project_weight.T + q.project_bias)
+        low = q.rescale(hidden @ q.project_weight_t + q.project_bias)
         # Each head's low-rank input, then a one that picks its bias row.
         low = low.reshape(len(hidden), m.modelled, -1)
         low = np.concatenate([low, np.ones_like(low[..., :1])], axis=-1)
@@ -164,13 +170,15 @@ class _ExactLockstep(Lockstep):
 
     def next_tables(self):
         q = self.model.q
-        hidden = self._step(self.inputs @ q.weight_ih.T + q.bias_ih)
+        hidden = self._step(self.inputs @ q.weight_ih_t + q.bias_ih)
         return self._tables(hidden)
 
     def update(self, codes):
         self.inputs = _embedded(self.model, self.model.q.embedding, codes)
 
-    def packet_tables(self, packets):
+    def _packet_states(self, packets):
+        """The hidden states [count, n, H] of every frame of each packet
+        (codes [n_p, K] each, all known) and the frame counts."""
         q = self.model.q
         frames = [len(codes) for codes in packets]
         longest = max(frames, default=0)
@@ -183,12 +191,101 @@ class _ExactLockstep(Lockstep):
                 inputs[p, 1 : len(codes) + 1] = _embedded(
                     self.model, q.embedding, codes
                 )
-        gi = inputs[:, :longest] @ q.weight_ih.T + q.bias_ih
+        gi = inputs[:, :longest] @ q.weight_ih_t + q.bias_ih
         hidden = np.empty((len(packets), longest, self.model.hidden_size))
         for t in range(longest):
             hidden[:, t] = self._step(gi[:, t])
         self.inputs = inputs[np.arange(len(packets)), frames]
+        return hidden, frames
+
+    def packet_tables(self, packets):
+        hidden, frames = self._packet_states(packets)
         return [self._tables(hidden[p, :n]) if n else [] for p, n in enumerate(frames)]
+
+
+class _GroupedLockstep(_ExactLockstep):
+    """:class:`_ExactLockstep` of a two-level head, which the coder uses in
+    two steps per frame (:meth:`next_group_tables`, then
+    :meth:`member_tables` of the groups it read): G + C / G probabilities
+    per code instead of C. :meth:`next_tables` still gives the whole [rows,
+    C] tables (token generation, loss concealment)."""
+
+    def _low(self, hidden):
+        """Each head's low-rank input and a one (its bias row) [N, M, R + 1]."""
+        q, m = self.model.q, self.model
+        low = q.rescale(hidden @ q.project_weight_t + q.project_bias)
+        low = low.reshape(len(hidden), m.modelled, -1)[:, : self.rows]
+        return np.concatenate([low, np.ones_like(low[..., :1])], axis=-1)
+
+    def _group_tables(self, low):
+        """Group probabilities [N, rows, G] of head inputs [N, rows, R + 1]."""
+        weights = self.model.q.group_output_in_cells[: self.rows]
+        logits = np.matmul(low.transpose(1, 0, 2), weights).transpose(1, 0, 2)
+        return self._normalised(logits)
+
+    def _normalised(self, logits):
+        """Probabilities of logits [..., n] in cells (exact, in place)."""
+        np.subtract(logits.max(axis=-1, keepdims=True), logits, out=logits)
+        exps = self.model.q.exp_below(logits)
+        width = exps.shape[-1]
+        return _probabilities(exps.reshape(-1, width), self.model).reshape(exps.shape)
+
+    def _member_tables(self, low, groups):
+        """Member probabilities [N, rows, C / G] of head inputs [N, rows, R +
+        1] in groups [N, rows]."""
+        weights = self.model.q.output_in_places  # [M, R + 1, G, C / G]
+        rows = np.arange(groups.shape[1])
+        picked = weights[rows[None, :], :, groups]  # [N, rows, R + 1, C / G]
+        return self._normalised(np.matmul(low[..., None, :], picked)[..., 0, :])
+
+    def _tables(self, hidden):
+        low = self._low(hidden)
+        groups = self._group_tables(low)
+        weights = self.model.q.output_in_places[: self.rows]
+        places = np.einsum("nkr,krgs->nkgs", low, weights)
+        members = self._normalised(places)
+        whole = (groups[..., None] * members).reshape(len(hidden), self.rows, -1)
+        # From the order of places back to that of codes.
+        order = self.model.code_order[: self.rows]
+        tables = np.empty_like(whole)
+        tables[:, np.arange(self.rows)[:, None], order] = whole
+        return tables
+
+    def next_group_tables(self):
+        """Each packet's group tables [rows, G] of the next frame."""
+        q = self.model.q
+        self.low = self._low(self._step(self.inputs @ q.weight_ih_t + q.bias_ih))
+        return self._group_tables(self.low)
+
+    def member_tables(self, groups):
+        """Each packet's member tables [rows, C / G] of the frame whose
+        groups [count, rows] were just read."""
+        return self._member_tables(self.low, np.asarray(groups))
+
+    def join(self, groups, members):
+        """Codes [count, rows] of each packet's groups and members."""
+        return self.model.join(groups, members)
+
+    def packet_group_tables(self, packets):
+        """The encoder's side: per packet (groups [n, rows], their tables
+        [n, rows, G], members [n, rows], their tables [n, rows, C / G])."""
+        hidden, frames = self._packet_states(packets)
+        out = []
+        for codes, (p, n) in zip(packets, enumerate(frames), strict=True):
+            if not n:
+                out.append(None)
+                continue
+            groups, members = self.model.split(codes[:, : self.rows])
+            low = self._low(hidden[p, :n])
+            out.append(
+                (
+                    groups,
+                    self._group_tables(low),
+                    members,
+                    self._member_tables(low, groups),
+                )
+            )
+        return out
 
 
 class LearnedPriorModel(EntropyModel):
@@ -214,18 +311,20 @@ class LearnedPriorModel(EntropyModel):
     }
 
     def __init__(self, arrays, meta, floor=1e-4, arithmetic="exact"):
-        missing = [k for k in _ARRAYS if k not in arrays]
-        if missing:
-            raise EntropyError(f"token prior lacks arrays {missing}")
-        self.w = {k: np.asarray(arrays[k], dtype=np.float32) for k in _ARRAYS}
-        if not all(np.all(np.isfinite(v)) for v in self.w.values()):
-            raise EntropyError("token prior holds non-finite weights")
         try:
             self.num_codebooks = int(meta["num_codebooks"])
             self.codebook_size = int(meta["codebook_size"])
             self.modelled = int(meta["modelled_codebooks"])
+            self.code_groups = meta.get("code_groups") and int(meta["code_groups"])
         except (KeyError, TypeError, ValueError) as err:
             raise EntropyError(f"token prior meta is incomplete: {err}") from err
+        names = _ARRAYS + (tuple(_GROUP_KEYS) if self.code_groups else ())
+        missing = [k for k in names if k not in arrays]
+        if missing:
+            raise EntropyError(f"token prior lacks arrays {missing}")
+        self.w = {k: np.asarray(arrays[k], dtype=np.float32) for k in names}
+        if not all(np.all(np.isfinite(v)) for v in self.w.values()):
+            raise EntropyError("token prior holds non-finite weights")
         self.hidden_size = self.w["weight_hh"].shape[1]
         shapes_ok = (
             self.w["embedding"].shape[0] == self.num_codebooks * self.codebook_size
@@ -234,13 +333,25 @@ class LearnedPriorModel(EntropyModel):
             and self.w["weight_ih"].shape
             == (3 * self.hidden_size, len(self.w["start"]))
         )
+        if self.code_groups:
+            self.code_order = self.w["code_order"].astype(np.int64)
+            self.code_place = np.argsort(self.code_order, axis=1)
+            shapes_ok = (
+                shapes_ok
+                and self.codebook_size % self.code_groups == 0
+                and self.w["group_output"].shape[::2]
+                == (self.modelled, self.code_groups)
+                and (np.sort(self.code_order) == np.arange(self.codebook_size)).all()
+            )
+            if arithmetic != "exact":
+                raise EntropyError("a two-level token prior runs in exact arithmetic")
         if not shapes_ok:
             raise EntropyError("token prior arrays do not fit its meta")
         self.meta = dict(meta)
         self.floor = floor
         self.offsets = np.arange(self.num_codebooks) * self.codebook_size
         digest = hashlib.sha256(f"{floor!r}".encode())
-        for name in _ARRAYS:
+        for name in names:
             digest.update(name.encode() + np.ascontiguousarray(self.w[name]).tobytes())
         self.digest, self.arithmetic = digest.hexdigest()[:16], arithmetic
         prefix, self._context = self._CONTEXTS[arithmetic]
@@ -251,8 +362,25 @@ class LearnedPriorModel(EntropyModel):
             except ValueError as err:
                 raise EntropyError(str(err)) from err
 
+    def split(self, codes):
+        """Groups and members [n, rows] of the codes [n, rows] of the first
+        modelled codebooks (two-level heads)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        rows = np.arange(codes.shape[1])
+        places = self.code_place[rows, codes]
+        return np.divmod(places, self.codebook_size // self.code_groups)
+
+    def join(self, groups, members):
+        """Inverse of :meth:`split`: codes [n, rows]."""
+        groups, members = np.asarray(groups), np.asarray(members)
+        places = groups * (self.codebook_size // self.code_groups) + members
+        return self.code_order[np.arange(groups.shape[-1]), places]
+
     def ids(self):
-        """The ids this model decodes: its own and its other arithmetic's."""
+        """The ids this model decodes: its own and its other arithmetic's
+        (two-level heads have only the exact one)."""
+        if self.code_groups:
+            return {self.model_id: "exact"}
         return {
             f"{prefix}-{self.digest}": name
             for name, (prefix, _) in self._CONTEXTS.items()
@@ -271,6 +399,8 @@ class LearnedPriorModel(EntropyModel):
         return self._context(self, num_codebooks)
 
     def start_packets(self, num_codebooks, count):
+        if self.code_groups:
+            return _GroupedLockstep(self, num_codebooks, count)
         if self.arithmetic == "exact":
             return self._context(self, num_codebooks, count)
         return super().start_packets(num_codebooks, count)
@@ -282,7 +412,7 @@ class LearnedPriorModel(EntropyModel):
         doc["id"], doc["floor"] = self.model_id, self.floor
         meta = np.frombuffer(json.dumps(doc, sort_keys=True).encode(), dtype=np.uint8)
         with atomic_open(path) as fout:
-            np.savez(fout, meta=meta, **{k: self.w[k] for k in _ARRAYS})
+            np.savez(fout, meta=meta, **self.w)
         return path
 
     @classmethod
@@ -323,9 +453,9 @@ class LearnedPriorModel(EntropyModel):
 def prior_arrays(prior):
     """The arrays of a :class:`TokenPrior` for :class:`LearnedPriorModel`."""
     state = prior.state_dict()
+    keys = dict(_STATE_KEYS, **(_GROUP_KEYS if prior.code_groups else {}))
     return {
-        name: state[key].detach().cpu().float().numpy()
-        for name, key in _STATE_KEYS.items()
+        name: state[key].detach().cpu().float().numpy() for name, key in keys.items()
     }
 
 
@@ -347,7 +477,8 @@ def prior_state(model):
     >>> bool(torch.equal(target.start, source.start))
     True
     """
-    return {key: model.w[name] for name, key in _STATE_KEYS.items()}
+    keys = dict(_STATE_KEYS, **(_GROUP_KEYS if model.code_groups else {}))
+    return {key: model.w[name] for name, key in keys.items()}
 
 
 def prior_model(prior, meta=None, floor=1e-4):
@@ -358,4 +489,6 @@ def prior_model(prior, meta=None, floor=1e-4):
         codebook_size=prior.codebook_size,
         modelled_codebooks=prior.modelled_codebooks,
     )
+    if prior.code_groups:
+        meta["code_groups"] = prior.code_groups
     return LearnedPriorModel(prior_arrays(prior), meta, floor)

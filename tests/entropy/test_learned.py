@@ -18,7 +18,11 @@ from speechbrain_rnncodec.entropy.coding import (
     encode_packet,
     encode_packets,
 )
-from speechbrain_rnncodec.entropy.learned import LearnedPriorModel, prior_model
+from speechbrain_rnncodec.entropy.learned import (
+    LearnedPriorModel,
+    prior_model,
+    prior_state,
+)
 from speechbrain_rnncodec.inference.shipped import model_source
 from speechbrain_rnncodec.lobes.prior import TokenPrior
 from speechbrain_rnncodec.training.prior_brain import packets
@@ -26,16 +30,20 @@ from speechbrain_rnncodec.training.prior_brain import packets
 C = 64
 
 
-def small_prior(seed=0, modelled=2):
+def small_prior(seed=0, modelled=2, code_groups=None):
     torch.manual_seed(seed)
-    return TokenPrior(
+    prior = TokenPrior(
         num_codebooks=4,
         codebook_size=C,
         modelled_codebooks=modelled,
         embedding_dim=8,
         hidden_size=16,
         rank=4,
+        code_groups=code_groups,
     )
+    if code_groups:
+        prior.group_codes()
+    return prior
 
 
 @settings(
@@ -49,15 +57,19 @@ def small_prior(seed=0, modelled=2):
     books=st.integers(1, 4),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_lossless_on_random_streams(frames, books, seed):
-    model = prior_model(small_prior())
+@pytest.mark.parametrize("code_groups", [None, 8])
+def test_lossless_on_random_streams(code_groups, frames, books, seed):
+    model = prior_model(small_prior(code_groups=code_groups))
     codes = np.random.default_rng(seed).integers(0, C, (frames, books))
     data = encode_packet(codes, model)
     assert np.array_equal(decode_packet(data, frames, books, model), codes)
 
 
-def test_tables_follow_the_torch_prior():
-    prior = small_prior()
+@pytest.mark.parametrize("code_groups", [None, 8])
+def test_tables_follow_the_torch_prior(code_groups):
+    """Whole tables (for generation and concealment); a two-level head
+    mixes the floor in at both levels."""
+    prior = small_prior(code_groups=code_groups)
     model = prior_model(prior)
     tokens = torch.randint(0, C, (1, 6, 4))
     with torch.no_grad():
@@ -66,14 +78,15 @@ def test_tables_follow_the_torch_prior():
     for t in range(6):
         table = context.next_tables()
         assert table.shape == (2, C)
-        assert np.allclose(table, expected[t], atol=1e-4)
+        assert np.allclose(table, expected[t], atol=3e-4 if code_groups else 1e-4)
         context.update(tokens[0, t].numpy())
     assert model.start_packet(1).next_tables().shape == (1, C)
 
 
-def test_a_trained_prior_saves_bits():
+@pytest.mark.parametrize("code_groups", [None, 8])
+def test_a_trained_prior_saves_bits(code_groups):
     """A prior trained on a predictable stream codes it below the raw rate."""
-    prior = small_prior()
+    prior = small_prior(code_groups=code_groups)
     rng = np.random.default_rng(0)
     walk = np.cumsum(rng.integers(0, 2, (400, 4)), axis=0) % C  # slow drift
     tokens = torch.from_numpy(walk)
@@ -113,10 +126,11 @@ def test_a_whole_packet_gets_the_tables_of_the_frame_loop(books):
 
 
 @pytest.mark.parametrize("narrow", [False, True])
-def test_packets_side_by_side_are_coded_as_each_alone(narrow):
+@pytest.mark.parametrize("modelled,code_groups", [(3, None), (2, 8)])
+def test_packets_side_by_side_are_coded_as_each_alone(narrow, modelled, code_groups):
     """Packets of different lengths share each GRU step; their bytes are
     those of coding each alone, and they decode side by side."""
-    model = prior_model(small_prior(modelled=3))
+    model = prior_model(small_prior(modelled=modelled, code_groups=code_groups))
     if narrow:  # the last column of 3 keeps 8 codes
         model = NarrowedColumns(model, lambda k: [C] * (k - 1) + [8])
     rng = np.random.default_rng(7)
@@ -125,6 +139,59 @@ def test_packets_side_by_side_are_coded_as_each_alone(narrow):
     assert encode_packets(packets, model) == alone
     decoded = decode_packets(list(zip(alone, map(len, packets), strict=True)), 3, model)
     assert all(np.array_equal(a, b) for a, b in zip(decoded, packets, strict=True))
+    if narrow:  # 3 bits instead of 6 per code of the narrowed column
+        wide = [encode_packet(codes, model.inner) for codes in packets]
+        assert sum(map(len, alone)) < sum(map(len, wide)) - 30
+
+
+def test_a_two_level_prior_cannot_narrow_a_column_it_models():
+    model = NarrowedColumns(
+        prior_model(small_prior(code_groups=8)), lambda k: [C] * (k - 1) + [8]
+    )
+    with pytest.raises(EntropyError, match="cannot narrow"):
+        encode_packet(np.zeros((5, 2), dtype=int), model)
+
+
+def test_a_two_level_prior_saves_loads_and_runs_only_in_exact_arithmetic(tmp_path):
+    model = prior_model(small_prior(code_groups=8))
+    back = LearnedPriorModel.load(model.save(tmp_path / "token_prior.npz"))
+    assert back.model_id == model.model_id and back.code_groups == 8
+    assert back.ids() == {model.model_id: "exact"}
+    with pytest.raises(EntropyError, match="exact arithmetic"):
+        model.with_arithmetic("float32")
+    codes = np.random.default_rng(3).integers(0, C, (20, 4))
+    assert encode_packet(codes, back) == encode_packet(codes, model)
+    w = dict(model.w, code_order=model.w["code_order"][:, ::-1] % 7)  # not an order
+    with pytest.raises(EntropyError, match="do not fit"):
+        LearnedPriorModel(w, model.meta)
+
+
+def test_a_narrower_two_level_prior_starts_from_a_wider_one():
+    """The embeddings and code head come over; the GRU starts afresh; the
+    codes are grouped from the copied head."""
+    wide = small_prior()
+    torch.manual_seed(1)
+    narrow = TokenPrior(
+        num_codebooks=4,
+        codebook_size=C,
+        modelled_codebooks=2,
+        embedding_dim=8,
+        hidden_size=12,
+        rank=4,
+        code_groups=8,
+    )
+    kept = narrow.start_from(prior_state(prior_model(wide)))
+    assert kept == [
+        "cell.weight_ih",
+        "cell.weight_hh",
+        "cell.bias_ih",
+        "cell.bias_hh",
+        "project.weight",
+    ]
+    assert torch.equal(narrow.output, wide.output)
+    places = narrow.code_order.sort(dim=1).values
+    assert torch.equal(places, torch.arange(C).repeat(2, 1))
+    assert not torch.equal(narrow.code_order[0], torch.arange(C))  # grouped
 
 
 def test_save_load_and_bad_files(tmp_path):

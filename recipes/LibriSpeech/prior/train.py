@@ -101,9 +101,9 @@ if __name__ == "__main__":
     datasets = dataio_prepare(hparams)
     if hparams["init_from"]:  # a checkpoint of this run, if any, comes after
         state = prior_state(LearnedPriorModel.load(hparams["init_from"]))
-        hparams["prior"].load_state_dict(
-            {key: torch.from_numpy(value) for key, value in state.items()}
-        )
+        kept = hparams["prior"].start_from(state)
+        if kept:
+            print(f"not in {hparams['init_from']} (or of another shape): {kept}")
     brain = PriorBrain(
         modules=hparams["modules"],
         opt_class=hparams["opt_class"],
