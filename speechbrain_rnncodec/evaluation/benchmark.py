@@ -68,6 +68,10 @@ def measure_compression(codec, wavs, entropy_models, repeats=3):
     """Real bitrate and speed of ``compress`` + ``decompress`` (the whole
     .rnc path: codec, entropy coder, container) per entropy model.
 
+    The passes are interleaved (each repeat times every model at every
+    bitrate), after one untimed warm-up file per model, so that a slower
+    moment of the machine weighs on every row alike.
+
     Arguments
     ---------
     codec : RNNCodec
@@ -87,29 +91,37 @@ def measure_compression(codec, wavs, entropy_models, repeats=3):
         token rate), ``total_x`` (encode+decode x real time).
     """
     seconds = sum(len(w) for w in wavs) / codec.sample_rate
-    rows = []
-    for source in entropy_models:
-        model = codec.set_entropy_model(source)
-        for kbps in codec.bitrates:
-            size, times = 0, []
-            for _ in range(repeats):
+    models = [codec.set_entropy_model(source) for source in entropy_models]
+    for model in models:
+        codec.set_entropy_model(model)
+        codec.decompress(codec.compress(wavs[0], bitrate=min(codec.bitrates)))
+    sizes, times = {}, {}
+    for _ in range(repeats):
+        for model in models:
+            codec.set_entropy_model(model)
+            for kbps in codec.bitrates:
                 size, start = 0, time.perf_counter()
                 for wav in wavs:
                     data = codec.compress(wav, bitrate=kbps)
                     codec.decompress(data)
                     size += len(data)
-                times.append(time.perf_counter() - start)
-            real = size * 8 / seconds / 1000
-            rows.append(
-                {
-                    "entropy": model.model_id,
-                    "kbps": kbps,
-                    "real_kbps": real,
-                    "saved": 100 * (1 - real / kbps),
-                    "total_x": seconds / statistics.median(times),
-                }
-            )
+                times.setdefault((model.model_id, kbps), []).append(
+                    time.perf_counter() - start
+                )
+                sizes[model.model_id, kbps] = size
     codec.set_entropy_model(None)
+    rows = []
+    for (model_id, kbps), passes in times.items():
+        real = sizes[model_id, kbps] * 8 / seconds / 1000
+        rows.append(
+            {
+                "entropy": model_id,
+                "kbps": kbps,
+                "real_kbps": real,
+                "saved": 100 * (1 - real / kbps),
+                "total_x": seconds / statistics.median(passes),
+            }
+        )
     return rows
 
 
