@@ -145,10 +145,11 @@ class TokenPrior(torch.nn.Module):
         return kept
 
     def _inputs(self, previous):
-        """Summed code embeddings [..., E] of frames [..., K]."""
-        return self.embedding(previous[..., : self.num_codebooks] + self.offsets).sum(
-            -2
-        )
+        """Summed code embeddings [..., E] of frames [..., K] (K <=
+        ``num_codebooks``: a lower bitrate's frames have fewer codes)."""
+        previous = previous[..., : self.num_codebooks]
+        offsets = self.offsets[: previous.shape[-1]]
+        return self.embedding(previous + offsets).sum(-2)
 
     def _logits(self, hidden):
         """Logits [..., M, C] of GRU states [..., H]."""

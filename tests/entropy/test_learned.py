@@ -83,6 +83,19 @@ def test_tables_follow_the_torch_prior(code_groups):
     assert model.start_packet(1).next_tables().shape == (1, C)
 
 
+def test_the_torch_prior_reads_the_frames_of_a_lower_bitrate():
+    """Frames of fewer codebooks (a lower bitrate) sum fewer embeddings,
+    in training as in the coder."""
+    prior = small_prior()
+    tokens = torch.randint(0, C, (1, 5, 4))[..., :2]
+    with torch.no_grad():
+        expected = torch.softmax(prior(tokens), dim=-1)[0].double().numpy()
+    context = prior_model(prior).start_packet(2)
+    for t in range(5):
+        assert np.allclose(context.next_tables(), expected[t], atol=1e-4)
+        context.update(tokens[0, t].numpy())
+
+
 @pytest.mark.parametrize("code_groups", [None, 8])
 def test_a_trained_prior_saves_bits(code_groups):
     """A prior trained on a predictable stream codes it below the raw rate."""
@@ -264,16 +277,31 @@ def test_the_same_arithmetic_is_the_model_itself():
     assert model.with_arithmetic("exact") is model
 
 
-def test_the_shipped_prior_codes_the_bytes_it_always_did():
-    # Files in the wild name this prior: any change to the fixed-point
+@pytest.mark.parametrize(
+    "name,sizes,digest",
+    [  # a one-softmax prior, and the default's two-level one
+        (
+            "rnn_sf_pitch_sub_so762_e192_d192_pesq_16k",
+            [488, 484, 168],
+            "37b6a499038e8ceb",
+        ),
+        (
+            "rnn_sf_pitch_sub_so762_e192_d192_pesq2_16k",
+            [504, 508, 176],
+            "c60136ec6ec14a87",
+        ),
+    ],
+)
+def test_the_shipped_prior_codes_the_bytes_it_always_did(name, sizes, digest):
+    # Files in the wild name these priors: any change to the fixed-point
     # arithmetic (a faster order of the same operations included) must give
     # the same tables to the last bit, so the same bytes.
-    folder = pathlib.Path(model_source("rnn_sf_pitch_sub_so762_e192_d192_pesq_16k"))
+    folder = pathlib.Path(model_source(name))
     model = LearnedPriorModel.load(folder / "token_prior.npz")
     rng = np.random.default_rng(0)
     codes = [rng.integers(0, 1024, (frames, 6)) for frames in (50, 50, 17)]
     data = encode_packets(codes, model)
-    assert [len(d) for d in data] == [488, 484, 168]
-    assert hashlib.sha256(b"".join(data)).hexdigest()[:16] == "37b6a499038e8ceb"
+    assert [len(d) for d in data] == sizes
+    assert hashlib.sha256(b"".join(data)).hexdigest()[:16] == digest
     decoded = decode_packets(list(zip(data, (50, 50, 17), strict=True)), 6, model)
     assert all(np.array_equal(a, b) for a, b in zip(decoded, codes, strict=True))

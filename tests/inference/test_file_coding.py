@@ -20,11 +20,12 @@ from speechbrain_rnncodec.bitstream.header import (
     ModelMismatchError,
 )
 from speechbrain_rnncodec.entropy.coding import FrequencyModel, fit_frequency_model
+from speechbrain_rnncodec.entropy.learned import LearnedPriorModel
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.inference.concealment import SILENT_AFTER_MS
 from speechbrain_rnncodec.inference.file_coding import decode_stream, resolve_entropy
-from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
+from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL, model_source
 from speechbrain_rnncodec.inference.sinks import ArraySink
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -115,16 +116,21 @@ def test_file_of_a_shipped_model_names_it_in_the_refusal(codec, speech):
 
 
 def test_a_file_of_the_float32_prior_decodes_on_the_cpu_that_wrote_it(codec, speech):
-    exact = codec.entropy_model
-    codec.set_entropy_model(exact.with_arithmetic("float32"))
+    """With a one-softmax prior (the previous default's: two-level priors
+    exist only in exact arithmetic)."""
+    shipped = codec.entropy_model
+    folder = model_source("rnn_sf_pitch_sub_so762_e192_d192_pesq_16k")
+    exact = LearnedPriorModel.load(pathlib.Path(folder) / "token_prior.npz")
     try:
+        codec.set_entropy_model(exact.with_arithmetic("float32"))
         data = codec.compress(speech, bitrate=3.0)
-    finally:
         codec.set_entropy_model(exact)
+        decoded = codec.decompress(data)
+        expected = codec.decompress(codec.compress(speech, bitrate=3.0))
+    finally:
+        codec.set_entropy_model(shipped)
     assert Header.read(io.BytesIO(data)).entropy_id.startswith("prior1-")
-    assert torch.equal(
-        codec.decompress(data), codec.decompress(codec.compress(speech, bitrate=3.0))
-    )
+    assert torch.equal(decoded, expected)
 
 
 def test_fitted_frequency_model_codes_below_the_raw_token_rate(codec, fitted):

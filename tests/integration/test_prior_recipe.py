@@ -10,7 +10,7 @@ import pytest
 
 from speechbrain_rnncodec.entropy.learned import LearnedPriorModel
 from speechbrain_rnncodec.inference import RNNCodec
-from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
+from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL, model_source
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,21 @@ def test_a_run_can_start_from_a_trained_prior(tmp_path):
     """Two debug steps from the shipped prior code the default model's
     tokens far better than two steps from random weights."""
     shipped = DEFAULT_MODEL / "token_prior.npz"
-    fresh = run_recipe(tmp_path, "fresh")
-    warm = run_recipe(tmp_path, "warm", f"--init_from={shipped}")
+    shape = ["--hidden_size=128", "--code_groups=32"]  # the shipped prior's
+    fresh = run_recipe(tmp_path, "fresh", *shape)
+    warm = run_recipe(tmp_path, "warm", f"--init_from={shipped}", *shape)
+    bits = [m.meta["measured"]["test-clean-5"]["bits_per_code"] for m in (fresh, warm)]
+    assert bits[1] < bits[0] - 1.0, bits
+
+
+def test_a_one_softmax_prior_becomes_a_two_level_one(tmp_path):
+    """--code_groups on a one-softmax prior: its codes are grouped by its
+    head, which keeps most of what it learned."""
+    folder = model_source("rnn_sf_pitch_sub_so762_e192_d192_pesq_16k")
+    source = pathlib.Path(folder) / "token_prior.npz"
+    assert LearnedPriorModel.load(source).code_groups is None
+    fresh = run_recipe(tmp_path, "fresh", "--code_groups=32")
+    warm = run_recipe(tmp_path, "warm", f"--init_from={source}", "--code_groups=32")
+    assert warm.code_groups == 32
     bits = [m.meta["measured"]["test-clean-5"]["bits_per_code"] for m in (fresh, warm)]
     assert bits[1] < bits[0] - 1.0, bits
