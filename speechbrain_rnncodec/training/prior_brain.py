@@ -6,6 +6,7 @@ Authors
 """
 
 import math
+import random
 
 import speechbrain as sb
 import torch
@@ -43,36 +44,56 @@ class PriorBrain(sb.Brain):
     Expected ``modules``: ``prior`` (a ``TokenPrior``). Expected
     ``hparams``: ``packet_frames``, ``bitrates`` (kbps to report),
     ``bits_per_code`` (raw, e.g. 10), ``frame_rate``, ``lr_annealing``,
-    ``train_logger``. Validation reports bits per code of each codebook
-    and the share of bits saved at each bitrate (codebooks beyond the
-    modelled ones cost their raw bits).
+    ``train_logger``, ``rate_contexts``. A file of a bitrate gives the
+    prior only that rate's codes of the previous frame (3 of 12 at 1.5
+    kbps), so validation scores each bitrate with its own codes as the
+    context: bits per code of each codebook (all codes as context) and the
+    share of bits saved at each bitrate (codebooks beyond the modelled ones
+    cost their raw bits). With ``rate_contexts``, each training batch
+    also sees the codes of one bitrate drawn at random; otherwise all.
     """
 
+    def _rate_codebooks(self):
+        """Codebooks per frame at each reported bitrate (kbps -> count)."""
+        raw = self.hparams.frame_rate * self.hparams.bits_per_code
+        return {kbps: round(kbps * 1000 / raw) for kbps in self.hparams.bitrates}
+
     def compute_forward(self, batch, stage):
-        """Logits of the packets of the batch, and their mask."""
+        """Logits of the packets of the batch for each context width
+        (codebooks of the previous frame), the packets and their mask."""
         batch = batch.to(self.device)
         tokens, lens = batch.tokens
         split, mask = packets(tokens, lens, self.hparams.packet_frames)
-        return self.modules.prior(split), split, mask
+        counts = sorted(set(self._rate_codebooks().values()))
+        if stage == sb.Stage.TRAIN:
+            rate_contexts = getattr(self.hparams, "rate_contexts", False)
+            counts = [random.choice(counts) if rate_contexts else split.shape[-1]]
+        logits = {k: self.modules.prior(split[..., :k]) for k in counts}
+        return logits, split, mask
 
     def compute_objectives(self, predictions, batch, stage):
-        """Mean bits per modelled code (sum of bits per codebook in eval)."""
+        """Mean bits per modelled code, over the context widths."""
         logits, split, mask = predictions
-        modelled = logits.shape[2]
-        nll = torch.nn.functional.cross_entropy(
-            logits.flatten(0, 2).float(),
-            split[..., :modelled].flatten(),
-            reduction="none",
-        ).view(mask.shape + (modelled,))
-        bits = (nll * mask[..., None]).sum(dim=(0, 1)) / math.log(2)
-        frames = mask.sum()
+        frames, losses = mask.sum(), []
+        for count, scores in logits.items():
+            modelled = scores.shape[2]
+            nll = torch.nn.functional.cross_entropy(
+                scores.flatten(0, 2).float(),
+                split[..., :modelled].flatten(),
+                reduction="none",
+            ).view(mask.shape + (modelled,))
+            bits = (nll * mask[..., None]).sum(dim=(0, 1)) / math.log(2)
+            if stage != sb.Stage.TRAIN:
+                self.bits[count] = (
+                    self.bits.get(count, 0.0) + bits.detach().cpu().double()
+                )
+            losses.append(bits.sum() / (frames * modelled))
         if stage != sb.Stage.TRAIN:
-            self.bits += bits.detach().cpu().double()
             self.frames += int(frames)
-        return bits.sum() / (frames * modelled)
+        return sum(losses) / len(losses)
 
     def on_stage_start(self, stage, epoch=None):
-        self.bits, self.frames = 0.0, 0
+        self.bits, self.frames = {}, 0
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs bits per code and savings; anneals and checkpoints."""
@@ -80,13 +101,13 @@ class PriorBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return
-        per_codebook = (self.bits / max(self.frames, 1)).tolist()
-        raw = self.hparams.bits_per_code
+        frames, raw = max(self.frames, 1), self.hparams.bits_per_code
+        per_codebook = (self.bits[max(self.bits)] / frames).tolist()
         for k, value in enumerate(per_codebook):
             stats[f"bits_{k + 1}"] = value
-        for kbps in self.hparams.bitrates:
-            count = round(kbps * 1000 / (self.hparams.frame_rate * raw))
-            coded = per_codebook[:count] + [raw] * (count - len(per_codebook))
+        for kbps, count in self._rate_codebooks().items():
+            modelled = (self.bits[count] / frames).tolist()
+            coded = modelled[:count] + [raw] * (count - len(modelled))
             stats[f"saved_{kbps:g}kbps"] = 100.0 * (1 - sum(coded) / (count * raw))
         stats = {k: round(v, 4) for k, v in stats.items()}
         if stage == sb.Stage.VALID:

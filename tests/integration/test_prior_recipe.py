@@ -65,6 +65,16 @@ def test_a_run_can_start_from_a_trained_prior(tmp_path):
     assert bits[1] < bits[0] - 1.0, bits
 
 
+def test_rate_contexts_train_on_each_bitrate_s_codes(tmp_path):
+    """A run with --rate_contexts writes a usable prior; validation scores
+    1.5 kbps with 3 context codes, so its saving there is not the one the
+    bits per code with all 12 give."""
+    prior = run_recipe(tmp_path, "rates", "--rate_contexts=true")
+    test = prior.meta["measured"]["test-clean-5"]
+    full = 100 * (1 - sum(test[f"bits_{k}"] for k in (1, 2, 3)) / 30)
+    assert abs(test["saved_1.5kbps"] - full) > 1e-3, (test, full)
+
+
 def test_a_one_softmax_prior_becomes_a_two_level_one(tmp_path):
     """--code_groups on a one-softmax prior: its codes are grouped by its
     head, which keeps most of what it learned."""
