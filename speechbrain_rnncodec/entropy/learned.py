@@ -152,26 +152,38 @@ class _ExactLockstep(Lockstep):
         self.hidden = q.rescale((q.one - z) * n + z * h)
         return self.hidden
 
-    def _tables(self, hidden):
-        """Tables [N, rows, C] of hidden states [N, H]."""
+    def _low(self, hidden):
+        """Each head's low-rank input and a one (its bias row) [N, rows, R
+        + 1] of hidden states [N, H]."""
         q, m = self.model.q, self.model
         low = q.rescale(hidden @ q.project_weight_t + q.project_bias)
-        # Each head's low-rank input, then a one that picks its bias row.
-        low = low.reshape(len(hidden), m.modelled, -1)
-        low = np.concatenate([low, np.ones_like(low[..., :1])], axis=-1)
-        logits = np.empty((len(hidden), self.rows, m.codebook_size))
+        low = low.reshape(len(hidden), m.modelled, -1)[:, : self.rows]
+        return np.concatenate([low, np.ones_like(low[..., :1])], axis=-1)
+
+    def _normalised(self, logits):
+        """Probabilities of logits [..., n] in cells: each row's depths
+        below its largest logit (exact, in place), their exponentials, the
+        floor."""
+        np.subtract(logits.max(axis=-1, keepdims=True), logits, out=logits)
+        exps = self.model.q.exp_below(logits)
+        width = exps.shape[-1]
+        return _probabilities(exps.reshape(-1, width), self.model).reshape(exps.shape)
+
+    def _tables(self, hidden):
+        """Tables [N, rows, C] of hidden states [N, H]."""
+        q, low = self.model.q, self._low(hidden)
+        logits = np.empty((len(hidden), self.rows, self.model.codebook_size))
         for k in range(self.rows):
             np.matmul(low[:, k], q.output_in_cells[k], out=logits[:, k])
-        # Each row's depths below its largest logit (exact, in place).
-        np.subtract(logits.max(axis=-1, keepdims=True), logits, out=logits)
-        exps = q.exp_below(logits)
-        probs = _probabilities(exps.reshape(-1, m.codebook_size), m)
-        return probs.reshape(exps.shape)
+        return self._normalised(logits)
+
+    def _next_hidden(self):
+        """Steps the GRU over the last frame's input: states [count, H]."""
+        q = self.model.q
+        return self._step(self.inputs @ q.weight_ih_t + q.bias_ih)
 
     def next_tables(self):
-        q = self.model.q
-        hidden = self._step(self.inputs @ q.weight_ih_t + q.bias_ih)
-        return self._tables(hidden)
+        return self._tables(self._next_hidden())
 
     def update(self, codes):
         self.inputs = _embedded(self.model, self.model.q.embedding, codes)
@@ -210,25 +222,11 @@ class _GroupedLockstep(_ExactLockstep):
     per code instead of C. :meth:`next_tables` still gives the whole [rows,
     C] tables (token generation, loss concealment)."""
 
-    def _low(self, hidden):
-        """Each head's low-rank input and a one (its bias row) [N, M, R + 1]."""
-        q, m = self.model.q, self.model
-        low = q.rescale(hidden @ q.project_weight_t + q.project_bias)
-        low = low.reshape(len(hidden), m.modelled, -1)[:, : self.rows]
-        return np.concatenate([low, np.ones_like(low[..., :1])], axis=-1)
-
     def _group_tables(self, low):
         """Group probabilities [N, rows, G] of head inputs [N, rows, R + 1]."""
         weights = self.model.q.group_output_in_cells[: self.rows]
         logits = np.matmul(low.transpose(1, 0, 2), weights).transpose(1, 0, 2)
         return self._normalised(logits)
-
-    def _normalised(self, logits):
-        """Probabilities of logits [..., n] in cells (exact, in place)."""
-        np.subtract(logits.max(axis=-1, keepdims=True), logits, out=logits)
-        exps = self.model.q.exp_below(logits)
-        width = exps.shape[-1]
-        return _probabilities(exps.reshape(-1, width), self.model).reshape(exps.shape)
 
     def _member_tables(self, low, groups):
         """Member probabilities [N, rows, C / G] of head inputs [N, rows, R +
@@ -253,8 +251,7 @@ class _GroupedLockstep(_ExactLockstep):
 
     def next_group_tables(self):
         """Each packet's group tables [rows, G] of the next frame."""
-        q = self.model.q
-        self.low = self._low(self._step(self.inputs @ q.weight_ih_t + q.bias_ih))
+        self.low = self._low(self._next_hidden())
         return self._group_tables(self.low)
 
     def member_tables(self, groups):
