@@ -282,26 +282,35 @@ class RNNEncoder(torch.nn.Module):
         scale = torch.exp((self.compress_exponent - 1) * log_mag)
         return torch.cat([log_mag, real * scale, imag * scale], dim=-1)
 
-    def autocorrelation(self, spec):
-        """Normalised autocorrelation at ``pitch_lags`` of STFT frames.
+    def autocorrelation(self, frames):
+        """Normalised autocorrelation at ``pitch_lags`` of windowed frames.
 
         Arguments
         ---------
-        spec : torch.Tensor
-            Complex frames [B, T, bins] of the ``n_fft`` window.
+        frames : torch.Tensor
+            Windowed frames [B, T, n_fft] (the STFT's window).
 
         Returns
         -------
         torch.Tensor
-            [B, T, lags], 1 at lag 0 (linear, not circular: the windowed
-            frame is zero-padded to twice its length).
+            [B, T, lags], 1 at lag 0 (linear, not circular: the frame is
+            zero-padded to a power of two at least ``n_fft`` plus the longest
+            lag).
         """
-        n_fft = self.stft.n_fft
-        frames = torch.fft.irfft(spec, n=n_fft, dim=-1)
-        power = torch.fft.rfft(frames, n=2 * n_fft, dim=-1).abs().square()
-        lags = torch.fft.irfft(power, dim=-1)
         low, high = self.pitch_lags
+        size = 1 << (frames.shape[-1] + high - 1).bit_length()
+        spec = torch.fft.rfft(frames, n=size, dim=-1)
+        lags = torch.fft.irfft(spec.real.square() + spec.imag.square(), n=size, dim=-1)
         return lags[..., low : high + 1] / lags[..., :1].clamp(min=1e-8)
+
+    def newest_windows(self, wav, past):
+        """The STFT's windowed frame that ends each latent frame, [B, T',
+        n_fft], of this call's samples ``wav`` behind ``past``."""
+        stft = self.stft
+        signal = with_past(wav, past, stft.n_fft - stft.hop_length)
+        start = self.samples_per_frame - stft.hop_length
+        frames = signal[:, start:].unfold(1, stft.n_fft, self.samples_per_frame)
+        return frames * stft.window
 
     def forward(self, wav, state=None):
         """Encodes ``wav`` [B, T], T a multiple of ``samples_per_frame``.
@@ -341,7 +350,7 @@ class RNNEncoder(torch.nn.Module):
         latents = self.output_proj(x)
         if self.pitch_head is not None:
             if self.pitch_lags:
-                newest = spec[:, self.frames_per_step - 1 :: self.frames_per_step]
+                newest = self.newest_windows(wav, past)
                 x = torch.cat([x, self.autocorrelation(newest)], dim=-1)
             scores = self.pitch_head(x)
             latents = torch.cat([latents, scores], dim=-1)

@@ -135,33 +135,33 @@ def harmonic_excitation(f0, phase, f0_start, hop, sample_rate, max_freq):
     >>> bool(spec[100] > 100 * spec[150]), bool(spec[3900] > 100 * spec[3950])
     (True, True)
     """
-    start = torch.cat([f0_start[:, None], f0[:, :-1]], dim=1).double()
-    end = f0.double()
+    start = torch.cat([f0_start[:, None], f0[:, :-1]], dim=1).double()[..., None]
+    slope = f0.double()[..., None] - start
     k = torch.arange(1, hop + 1, dtype=torch.float64, device=f0.device)
-    # Integral of the linear F0 ramp over the first k samples of a frame.
-    cycles = (
-        start[..., None] * k + (end - start)[..., None] * (k * (k + 1) / (2 * hop))
-    ) / sample_rate
+    # Integral of the linear F0 ramp over the first k samples of a frame, in
+    # cycles (the operations below work in place: each pass over the
+    # samples costs as much as the arithmetic).
+    cycles = start * (k / sample_rate)
+    cycles += slope * (k * (k + 1) / (2 * hop * sample_rate))
     frame_start = torch.cumsum(cycles[..., -1], dim=1) - cycles[..., -1]
-    turns = torch.remainder(frame_start[..., None] + cycles, 1.0)
-    turns = torch.remainder(turns + phase[:, None, None] / (2 * math.pi), 1.0)
+    frame_start += phase[:, None] / (2 * math.pi)
+    turns = torch.remainder(cycles.add_(frame_start[..., None]), 1.0)
     new_phase = 2 * math.pi * turns[:, -1, -1]
     # float64 to the end: near the pulse peaks the kernel divides by a small
     # sine, and float32 would let chunked and whole decoding drift apart.
-    theta = (2 * math.pi * turns).flatten(1)
-    freq = (start[..., None] + (end - start)[..., None] * k / hop).flatten(1)
+    theta = turns.mul_(2 * math.pi).flatten(1)
+    freq = (slope * (k / hop)).add_(start).flatten(1)
     # A fractional number of harmonics: the top one fades in and out as F0
     # moves, so the excitation has no click when the count changes.
-    count = (max_freq / freq).clamp(min=1.0)
+    count = torch.reciprocal_(freq).mul_(max_freq).clamp_(min=1.0)
     whole = torch.floor(count)
     half = torch.sin(0.5 * theta)
     near_zero = half.abs() < 1e-4
-    kernel = torch.sin((whole + 0.5) * theta) / (
-        2 * torch.where(near_zero, torch.ones_like(half), half)
-    )
-    kernel = torch.where(near_zero, whole, kernel - 0.5)
-    excitation = kernel + (count - whole) * torch.cos((whole + 1) * theta)
-    return excitation.float(), new_phase
+    kernel = torch.sin((whole + 0.5).mul_(theta))
+    kernel /= half.masked_fill_(near_zero, 1.0).mul_(2)
+    kernel = torch.where(near_zero, whole, kernel.sub_(0.5))
+    top = torch.cos((whole + 1).mul_(theta)).mul_(count.sub_(whole))
+    return kernel.add_(top).float(), new_phase
 
 
 def minimum_phase(magnitude, n_fft):

@@ -443,16 +443,17 @@ class SourceFilterDecoder(torch.nn.Module):
             gains = gains * correction.clamp(-5.0, 5.0).exp()
         if self.min_phase:
             harmonic_spec = harmonic_spec * minimum_phase(gains[0], self.stft.n_fft)
-        spec = harmonic_spec * gains[0] * voicing[..., None] + noise_spec * gains[1]
+        # Complex frames as pairs of reals: a product by a real gain is then
+        # two real products (a complex product would promote the gain), and
+        # gives the same numbers.
+        harmonic = torch.view_as_real(harmonic_spec) * gains[0][..., None]
+        harmonic *= voicing[..., None, None]
+        spec = torch.view_as_real(noise_spec) * gains[1][..., None]
+        spec += harmonic
         if self.residual:
-            real, imag = (
-                self.residual_head(x)
-                .float()
-                .reshape(batch, n_frames, 2, self.n_bins)
-                .unbind(dim=2)
-            )
-            spec = spec + torch.complex(real, imag)
-        return spec, history, phase
+            residual = self.residual_head(x).float()
+            spec += residual.reshape(batch, n_frames, 2, self.n_bins).transpose(2, 3)
+        return torch.view_as_complex(spec), history, phase
 
     def pitch_loss(self, state, reference_log_f0):
         """Per-frame F0 loss of a call's predictions [B, N]: L1 of log F0
