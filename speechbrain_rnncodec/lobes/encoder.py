@@ -259,7 +259,7 @@ class RNNEncoder(torch.nn.Module):
         needed = self.subframe_stft.n_fft - self.subframe_hop
         history = None if past is None else past[:, past.shape[1] - needed :]
         spec, _ = self.subframe_stft(wav, history)
-        power = spec.abs().square()
+        power = spec.real.square() + spec.imag.square()
         energies = (power @ self.subframe_filters).clamp(min=1e-10).log()
         batch = wav.shape[0]
         return energies.reshape(batch, wav.shape[1] // self.samples_per_frame, -1)

@@ -311,10 +311,25 @@ class SourceFilterDecoder(torch.nn.Module):
             self.sample_rate,
             self.max_harmonic_hz,
         )
-        length = harmonic.shape[1]
-        index = torch.arange(start.position, start.position + length, device=f0.device)
-        noise = self.noise_table[index % self.NOISE_TABLE].expand_as(harmonic)
-        return harmonic, noise, phase
+        noise = self.noise_samples(start.position, harmonic.shape[1])
+        return harmonic, noise.expand_as(harmonic), phase
+
+    def noise_samples(self, position, length):
+        """``length`` samples [length] of the noise table from ``position``
+        on (the table repeats).
+
+        Example
+        -------
+        >>> dec = SourceFilterDecoder(latent_dim=8, hidden_size=8)
+        >>> end = dec.NOISE_TABLE - 2
+        >>> wrapped = dec.noise_table[[end, end + 1, 0, 1, 2]]
+        >>> torch.equal(dec.noise_samples(end, 5), wrapped)
+        True
+        """
+        first = position % self.NOISE_TABLE
+        repeats = -(-(first + length) // self.NOISE_TABLE)
+        table = self.noise_table.repeat(repeats) if repeats > 1 else self.noise_table
+        return table[first : first + length]
 
     def initial_state(self, batch, device):
         """The state at the start of a stream (silence before it).

@@ -130,13 +130,23 @@ class EMAVectorQuantizer(torch.nn.Module):
         self.register_buffer(
             "unused_steps", torch.zeros(codebook_size, dtype=torch.long)
         )
+        self._norms, self._norms_key = None, None
 
     def encode(self, x):
         """Index of the nearest code for each vector of ``x`` [N, D]."""
         # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; ||x||^2 is constant per row.
         # One fused product (addmm) is twice as fast as the three steps.
-        norms = self.codebook.pow(2).sum(1)
+        norms = self._code_norms()
         return row_argmin(torch.addmm(norms, x, self.codebook.t(), alpha=-2))
+
+    def _code_norms(self):
+        """||c||^2 of every code, computed again only when the codebook has
+        changed (an update, a load or a move writes a new version)."""
+        key = (self.codebook.data_ptr(), self.codebook._version)
+        if self._norms_key != key:
+            self._norms = self.codebook.pow(2).sum(1)
+            self._norms_key = key
+        return self._norms
 
     def decode(self, codes):
         """Code vectors for indices ``codes`` (any shape)."""

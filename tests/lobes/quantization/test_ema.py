@@ -26,3 +26,25 @@ def test_ema_update_moves_code_towards_assigned_mean():
     for _ in range(20):
         vq.update(x, vq.encode(x))
     torch.testing.assert_close(vq.codebook[0], mean, atol=1e-3, rtol=0)
+
+
+def test_nearest_codes_follow_every_change_of_the_codebook():
+    """The codes' norms are kept between searches: a training update, a
+    loaded state and a copy into the codebook each give the nearest codes
+    of the new codebook."""
+    torch.manual_seed(0)
+    vq = EMAVectorQuantizer(dim=4, codebook_size=16, kmeans_iters=0)
+    x = torch.randn(50, 4)
+
+    def brute_force():
+        return torch.cdist(x, vq.codebook).argmin(dim=1)
+
+    assert torch.equal(vq.encode(x), brute_force())
+    vq.update(x, vq.encode(x))
+    assert torch.equal(vq.encode(x), brute_force())
+    other = EMAVectorQuantizer(dim=4, codebook_size=16, kmeans_iters=0)
+    vq.load_state_dict(other.state_dict())
+    assert torch.equal(vq.encode(x), brute_force())
+    with torch.no_grad():
+        vq.codebook.mul_(3.0)
+    assert torch.equal(vq.encode(x), brute_force())
