@@ -373,9 +373,13 @@ def refine_pitch(
         torch.fft.rfft(segments, size) * torch.fft.rfft(newest.flip(-1), size), size
     )
     lags = torch.arange(max_lag + 1, device=signal.device)
-    products = correlation[..., window - 1 + max_lag - lags]
+    # Lags 0, 1, ... read these arrays backwards: slices flipped (a copy
+    # each, much cheaper than an index per element).
+    products = correlation[..., window - 1 : window + max_lag].flip(-1)
     energy = torch.nn.functional.pad(segments.square().cumsum(-1), (1, 0))
-    delayed = energy[..., window + max_lag - lags] - energy[..., max_lag - lags]
+    delayed = (
+        energy[..., window : window + max_lag + 1] - energy[..., : max_lag + 1]
+    ).flip(-1)
     own = energy[..., -1:] - energy[..., max_lag : max_lag + 1]
     ncc = products / (delayed * own).clamp(min=1e-9).sqrt()
     period = sample_rate * torch.exp(-log_f0)
