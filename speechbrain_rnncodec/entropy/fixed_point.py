@@ -63,9 +63,19 @@ def _exp_table():
     return np.append(table, 0.0)  # and beyond
 
 
-def _cell(products, step_bits):
-    """Cell index (rounded down) of values in units of 2**-24."""
-    return np.floor(products * 2.0 ** (step_bits - _PRODUCT_BITS)).astype(np.int64)
+@functools.cache
+def _tanh_table():
+    return 2.0 * _sigmoid_table() - ONE  # tanh(x) = 2 sigmoid(2x) - 1
+
+
+def _cells(products, step_bits):
+    """Index in the sigmoid's table of values in units of 2**-24, in cells
+    of 2**-step_bits: the cell each value lies in, rounded down, counted
+    from the table's first. Truncation rounds down every index from 0 up
+    and leaves those below 0 below 1, which the clipped lookup reads as 0
+    as it would the rounded-down ones (the sums are exact)."""
+    centre = _SIGMOID_LIMIT << _SIGMOID_STEP_BITS
+    return (products * 2.0 ** (step_bits - _PRODUCT_BITS) + centre).astype(np.int64)
 
 
 def _fixed(array, bits):
@@ -143,7 +153,7 @@ class FixedPointPrior:
 
     def _group_head(self, w):
         """A two-level head's weights in cells: the group head [M, R + 1,
-        G] and the code head in the order of places [M, R + 1, G, C / G]."""
+        G] and the code head in the order of places [M, G, C / G, R + 1]."""
         groups = w["group_output"].shape[2]
         self.group_output_in_cells = np.concatenate(
             [
@@ -154,7 +164,10 @@ class FixedPointPrior:
         ) * 2.0 ** (_EXP_STEP_BITS - _PRODUCT_BITS)
         order = np.asarray(w["code_order"], dtype=np.int64)
         places = np.take_along_axis(self.output_in_cells, order[:, None, :], axis=2)
-        self.output_in_places = places.reshape(places.shape[:2] + (groups, -1))
+        places = places.reshape(places.shape[:2] + (groups, -1))
+        # [M, G, C / G, R + 1]: each group's weights in one block, which a
+        # frame's member head reads as one matrix.
+        self.output_in_places = np.ascontiguousarray(places.transpose(0, 2, 3, 1))
 
     @staticmethod
     def rescale(products):
@@ -164,15 +177,14 @@ class FixedPointPrior:
     @staticmethod
     def sigmoid(products):
         """sigmoid of values in units of 2**-24, in units of 2**-12."""
-        cells = _cell(products, _SIGMOID_STEP_BITS) + (
-            _SIGMOID_LIMIT << _SIGMOID_STEP_BITS
-        )
-        return _sigmoid_table().take(cells, mode="clip")
+        return _sigmoid_table().take(_cells(products, _SIGMOID_STEP_BITS), mode="clip")
 
     @staticmethod
     def tanh(products):
-        """tanh(x) = 2 sigmoid(2x) - 1, in units of 2**-12."""
-        return 2.0 * FixedPointPrior.sigmoid(2.0 * products) - ONE
+        """tanh of values in units of 2**-24 (2 sigmoid(2x) - 1: the sigmoid's
+        cells at twice the values), in units of 2**-12."""
+        cells = _cells(products, _SIGMOID_STEP_BITS + 1)
+        return _tanh_table().take(cells, mode="clip")
 
     @staticmethod
     def exp_below(depths):

@@ -149,7 +149,9 @@ class _ExactLockstep(Lockstep):
         gates = q.sigmoid(gi[:, : 2 * size] + gh[:, : 2 * size])
         r, z = gates[:, :size], gates[:, size:]
         n = q.tanh(gi[:, 2 * size :] + q.rescale(r * gh[:, 2 * size :]))
-        self.hidden = q.rescale((q.one - z) * n + z * h)
+        # (1 - z) n + z h, in units of 2**-24 before the rescale: n is whole
+        # in units of 2**-12, so only z (h - n) needs rounding down.
+        self.hidden = n + q.rescale(z * (h - n))
         return self.hidden
 
     def _low(self, hidden):
@@ -231,16 +233,16 @@ class _GroupedLockstep(_ExactLockstep):
     def _member_tables(self, low, groups):
         """Member probabilities [N, rows, C / G] of head inputs [N, rows, R +
         1] in groups [N, rows]."""
-        weights = self.model.q.output_in_places  # [M, R + 1, G, C / G]
+        weights = self.model.q.output_in_places  # [M, G, C / G, R + 1]
         rows = np.arange(groups.shape[1])
-        picked = weights[rows[None, :], :, groups]  # [N, rows, R + 1, C / G]
-        return self._normalised(np.matmul(low[..., None, :], picked)[..., 0, :])
+        picked = weights[rows[None, :], groups]  # [N, rows, C / G, R + 1]
+        return self._normalised(np.matmul(picked, low[..., None])[..., 0])
 
     def _tables(self, hidden):
         low = self._low(hidden)
         groups = self._group_tables(low)
         weights = self.model.q.output_in_places[: self.rows]
-        places = np.einsum("nkr,krgs->nkgs", low, weights)
+        places = np.einsum("nkr,kgsr->nkgs", low, weights)
         members = self._normalised(places)
         whole = (groups[..., None] * members).reshape(len(hidden), self.rows, -1)
         # From the order of places back to that of codes.
