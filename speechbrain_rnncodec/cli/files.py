@@ -156,7 +156,11 @@ def _encode_one(codec, args, source, target, notice):
         name = str(source)
         if notice is not None and sys.stderr.isatty():
             chunks = with_progress(chunks, sf.info(str(source)).frames, rate)
-    options = {"bitrate": args.bitrate, "frames_per_packet": args.frames_per_packet}
+    options = {
+        "bitrate": args.bitrate,
+        "frames_per_packet": args.frames_per_packet,
+        "live": str(source) == STDIO,  # each chunk coded as it arrives
+    }
     if str(target) == STDIO:
         return encode_stream(
             codec,

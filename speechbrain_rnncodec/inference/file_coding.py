@@ -215,6 +215,7 @@ def encode_stream(
     frames_per_packet=None,
     name="audio",
     notice=None,
+    live=False,
 ):
     """Encodes audio chunks into an ``.rnc`` stream.
 
@@ -238,6 +239,10 @@ def encode_stream(
         What to call the audio in messages.
     notice : callable, optional
         Called with a message when resampling or downmixing.
+    live : bool
+        The chunks arrive as they are recorded (a pipe): each is coded at
+        once. Otherwise each chunk waits for the next, so that the last one
+        and the zero-padded unfinished frame are encoded in one pass.
 
     Returns
     -------
@@ -264,26 +269,34 @@ def encode_stream(
     stream = codec.streaming_encoder(bitrate)
     total = 0
 
-    def push(samples):
+    def mono():
+        for chunk in chunks:
+            samples = chunk.mean(axis=1) if chunk.shape[1] > 1 else chunk[:, 0]
+            yield resampler.push(samples) if resampler else samples
+        if resampler:
+            yield resampler.flush()
+
+    def push(samples, last=False):
         nonlocal total
-        if not len(samples):
-            return
         samples = torch.as_tensor(samples, dtype=torch.float32)
         bad = int((~torch.isfinite(samples)).sum())
         if bad:
             raise AudioError(f"{name} holds {bad} NaN or infinite samples")
         total += len(samples)
-        tokens = stream.push(samples[None].to(codec.device))
-        writer.write(tokens[0].cpu().numpy())
+        if last and total == 0:
+            raise AudioError(f"{name} holds no audio samples")
+        if len(samples) or last:
+            tokens = stream.push(samples[None].to(codec.device), last=last)
+            writer.write(tokens[0].cpu().numpy())
 
-    for chunk in chunks:
-        mono = chunk.mean(axis=1) if chunk.shape[1] > 1 else chunk[:, 0]
-        push(resampler.push(mono) if resampler else mono)
-    if resampler:
-        push(resampler.flush())
-    if total == 0:
-        raise AudioError(f"{name} holds no audio samples")
-    writer.write(stream.flush()[0].cpu().numpy())
+    held = np.zeros(0, dtype=np.float32)
+    for samples in mono():
+        if live:
+            push(samples)
+        else:
+            push(held)
+            held = samples
+    push(held, last=True)
     writer.close(total)
     return writer
 

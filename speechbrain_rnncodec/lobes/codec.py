@@ -187,10 +187,12 @@ class RecurrentCodec(torch.nn.Module):
         stream = self.encoder_stream(num_quantizers)
         step = chunk_frames or max(1, -(-wav.shape[1] // self.samples_per_frame))
         step *= self.samples_per_frame
+        length = wav.shape[1]
         parts = [
-            stream.push(wav[:, i : i + step]) for i in range(0, wav.shape[1], step)
+            stream.push(wav[:, i : i + step], last=i + step >= length)
+            for i in range(0, length, step)
         ]
-        return torch.cat(parts + [stream.flush()], dim=1)
+        return torch.cat(parts or [stream.flush()], dim=1)
 
     @torch.no_grad()
     def decode(self, tokens, chunk_frames=None):
@@ -254,10 +256,12 @@ class TokenStreamEncoder:
         self.device = _device(codec)
 
     @torch.no_grad()
-    def push(self, chunk):
-        """Adds samples [B, n]; returns tokens of completed frames."""
+    def push(self, chunk, last=False):
+        """Adds samples [B, n]; returns tokens of completed frames (with
+        ``last``, also of the zero-padded unfinished one: the stream ends)."""
         with self.precision:
-            latents = self.stream.push(check_waveform(chunk).to(self.device))
+            chunk = check_waveform(chunk).to(self.device)
+            latents = self.stream.push(chunk, last=last)
             return self.codec.tokens(latents, self.num_quantizers)
 
     @torch.no_grad()

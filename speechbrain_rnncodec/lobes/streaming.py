@@ -46,13 +46,17 @@ class StreamingEncoder:
         self.pending = None
         self.state = None
 
-    def push(self, chunk):
+    def push(self, chunk, last=False):
         """Adds samples [B, n]; returns latents of completed frames [B, t, D].
 
         Arguments
         ---------
         chunk : torch.Tensor
             Next samples of each stream [B, n], any n >= 0.
+        last : bool
+            The stream ends with this chunk: the samples of an unfinished
+            frame are zero-padded and encoded in the same pass (as a push
+            then a :meth:`flush` would, with one call of the encoder).
 
         Returns
         -------
@@ -62,7 +66,10 @@ class StreamingEncoder:
         if self.pending is not None:
             chunk = torch.cat([self.pending, chunk], dim=1)
         usable = chunk.shape[1] // self.frame * self.frame
-        self.pending = chunk[:, usable:]
+        if last and usable < chunk.shape[1]:
+            usable += self.frame
+            chunk = torch.nn.functional.pad(chunk, (0, usable - chunk.shape[1]))
+        self.pending = None if last else chunk[:, usable:]
         if usable == 0:
             return chunk.new_zeros(chunk.shape[0], 0, self.dim)
         with torch.set_grad_enabled(self.gradients and torch.is_grad_enabled()):
@@ -77,18 +84,10 @@ class StreamingEncoder:
         torch.Tensor
             Zero or one latent frame [B, t, D].
         """
-        left = self.pending
-        self.pending = None
-        if left is None or left.shape[1] == 0:
-            batch = 0 if left is None else left.shape[0]
+        if self.pending is None:
             device = next(self.encoder.parameters()).device
-            return torch.zeros(batch, 0, self.dim, device=device)
-        pad = left.new_zeros(left.shape[0], self.frame - left.shape[1])
-        with torch.set_grad_enabled(self.gradients and torch.is_grad_enabled()):
-            latents, self.state = self.encoder(
-                torch.cat([left, pad], dim=1), self.state
-            )
-        return latents
+            return torch.zeros(0, 0, self.dim, device=device)
+        return self.push(self.pending[:, :0], last=True)
 
 
 class StreamingDecoder:
@@ -171,8 +170,7 @@ def encode_latents(encoder, wav):
     torch.Tensor
         Latent frames, those of streaming the waveforms.
     """
-    stream = StreamingEncoder(encoder, gradients=True)
-    return torch.cat([stream.push(wav), stream.flush()], dim=1)
+    return StreamingEncoder(encoder, gradients=True).push(wav, last=True)
 
 
 def decode_latents(decoder, latents):

@@ -24,7 +24,11 @@ from speechbrain_rnncodec.entropy.learned import LearnedPriorModel
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.inference.concealment import SILENT_AFTER_MS
-from speechbrain_rnncodec.inference.file_coding import decode_stream, resolve_entropy
+from speechbrain_rnncodec.inference.file_coding import (
+    decode_stream,
+    encode_stream,
+    resolve_entropy,
+)
 from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL, model_source
 from speechbrain_rnncodec.inference.sinks import ArraySink
 
@@ -71,6 +75,28 @@ def test_round_trip_is_encode_then_decode(codec, speech):
         assert np.array_equal(codes, tokens[0].numpy()) and samples == len(speech)
         assert header.num_codebooks == codec.num_quantizers_for(kbps)
         assert header.bitrate == kbps * 1000 and header.sample_rate == 16000
+
+
+def test_live_chunks_give_the_bytes_of_a_file_with_one_encoder_pass_more(codec, speech):
+    """A pipe's chunks are coded as they come and its last frame by a
+    flush; a file's last chunk is coded with its unfinished frame in one
+    pass of the encoder. The bytes are the same."""
+    clip = speech[:23900]  # 74 frames and 220 samples
+    encoder, calls = codec.codec.encoder, []
+    hook = encoder.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        files = []
+        for live in (False, True):
+            out = io.BytesIO()
+            chunks = [clip[i : i + 5000, None].numpy() for i in range(0, 23900, 5000)]
+            encode_stream(codec, chunks, 16000, 1, out, bitrate=3.0, live=live)
+            files.append((out.getvalue(), len(calls)))
+            calls.clear()
+    finally:
+        hook.remove()
+    (whole, passes), (live, live_passes) = files
+    assert whole == live == codec.compress(clip, bitrate=3.0)
+    assert (passes, live_passes) == (5, 6)
 
 
 def test_compress_a_file_and_decode_file(codec, tmp_path):
