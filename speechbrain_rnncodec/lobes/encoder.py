@@ -77,12 +77,17 @@ class CausalSTFT(torch.nn.Module):
                 f"{wav.shape[1]} samples is not a multiple of the hop "
                 f"({self.hop_length})"
             )
+        frames, history = self.windowed_frames(wav, history)
+        return torch.fft.rfft(frames, dim=-1), history
+
+    def windowed_frames(self, wav, history=None):
+        """The windowed frames [B, T / hop, n_fft] that :meth:`forward`
+        transforms, and the history (same arguments)."""
         if history is None:
             history = wav.new_zeros(wav.shape[0], self.n_fft - self.hop_length)
         padded = torch.cat([history, wav], dim=1)
-        frames = padded.unfold(1, self.n_fft, self.hop_length)
-        spec = torch.fft.rfft(frames * self.window, dim=-1)
-        return spec, padded[:, padded.shape[1] - history.shape[1] :]
+        frames = padded.unfold(1, self.n_fft, self.hop_length) * self.window
+        return frames, padded[:, padded.shape[1] - history.shape[1] :]
 
 
 def with_past(wav, past, needed):
@@ -303,15 +308,6 @@ class RNNEncoder(torch.nn.Module):
         lags = torch.fft.irfft(spec.real.square() + spec.imag.square(), n=size, dim=-1)
         return lags[..., low : high + 1] / lags[..., :1].clamp(min=1e-8)
 
-    def newest_windows(self, wav, past):
-        """The STFT's windowed frame that ends each latent frame, [B, T',
-        n_fft], of this call's samples ``wav`` behind ``past``."""
-        stft = self.stft
-        signal = with_past(wav, past, stft.n_fft - stft.hop_length)
-        start = self.samples_per_frame - stft.hop_length
-        frames = signal[:, start:].unfold(1, stft.n_fft, self.samples_per_frame)
-        return frames * stft.window
-
     def forward(self, wav, state=None):
         """Encodes ``wav`` [B, T], T a multiple of ``samples_per_frame``.
 
@@ -336,7 +332,8 @@ class RNNEncoder(torch.nn.Module):
                 f"size ({self.samples_per_frame})"
             )
         past, rnn_state = state if state is not None else (None, None)
-        spec, history = self.stft(wav, past)
+        frames, history = self.stft.windowed_frames(wav, past)
+        spec = torch.fft.rfft(frames, dim=-1)
         feats = self.features(spec)
         batch, n_frames, dim = feats.shape
         feats = feats.reshape(
@@ -350,7 +347,7 @@ class RNNEncoder(torch.nn.Module):
         latents = self.output_proj(x)
         if self.pitch_head is not None:
             if self.pitch_lags:
-                newest = self.newest_windows(wav, past)
+                newest = frames[:, self.frames_per_step - 1 :: self.frames_per_step]
                 x = torch.cat([x, self.autocorrelation(newest)], dim=-1)
             scores = self.pitch_head(x)
             latents = torch.cat([latents, scores], dim=-1)
