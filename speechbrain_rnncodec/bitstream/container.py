@@ -1,11 +1,12 @@
 """The ``.rnc`` container: a header, then packets of entropy-coded token
 frames, then an end-of-stream packet. See ``docs/format.md``.
 
-Everything is little-endian ``struct`` data; nothing is pickled. Every
-header field is checked against sanity limits and every packet carries a
-CRC32, so a damaged or foreign file raises :class:`BitstreamError` (one
-clear message) instead of decoding garbage. The writer and the reader
-work on byte streams, packet by packet, with bounded memory.
+Everything is varints and little-endian ``struct`` data; nothing is
+pickled. Every header field is checked against sanity limits and every
+packet carries a CRC, so a damaged or foreign file raises
+:class:`BitstreamError` (one clear message) instead of decoding garbage.
+The writer (version 2) and the reader (versions 1 and 2) work on byte
+streams, packet by packet, with bounded memory.
 
 Example
 -------
@@ -30,12 +31,17 @@ import numpy as np
 
 from speechbrain_rnncodec.audio.wavstream import read_exact
 from speechbrain_rnncodec.bitstream.header import (
-    CRC,
+    CRC16,
+    CRC32,
     MAX_SAMPLES,
+    VERSION,
     BitstreamError,
     Header,
     TruncatedError,
+    crc16,
     max_payload,
+    read_varint,
+    varint,
 )
 from speechbrain_rnncodec.entropy.coding import (
     EntropyError,
@@ -46,9 +52,11 @@ from speechbrain_rnncodec.entropy.coding import (
 # Packets whose tokens are entropy-coded side by side, at most (memory
 # grows with their number; the learned prior's speed-up flattens out).
 PACKETS_SIDE_BY_SIDE = 16
-_PACKET = struct.Struct("<BH")  # frames, payload bytes
 _INDEX = struct.Struct("<I")
-_END = struct.Struct("<Q")
+# Version 2: a packet's varint tag is its payload bytes x 4 + its kind.
+FULL, SHORT, END = 0, 1, 2  # frames_per_packet frames; fewer (a byte says); end
+_V1_PACKET = struct.Struct("<BH")  # frames, payload bytes
+_V1_END = struct.Struct("<Q")
 
 
 @dataclasses.dataclass
@@ -59,20 +67,23 @@ class Packet:
     index: int
     num_frames: int
     payload: bytes | None
-    size: int  # bytes in the file, framing included
+    size: int  # bytes in the file, framing and CRC included
+    payload_size: int
     first_frame: int
 
 
-def _crc(index, framing, payload):
-    return zlib.crc32(payload, zlib.crc32(framing, zlib.crc32(_INDEX.pack(index))))
+def _crc(version, index, framing, payload):
+    """The packet's CRC: of its index, framing and payload."""
+    if version == 1:
+        return zlib.crc32(payload, zlib.crc32(framing, zlib.crc32(_INDEX.pack(index))))
+    return crc16(payload, crc16(framing, crc16(_INDEX.pack(index))))
 
 
 class RNCWriter:
     """Writes an ``.rnc`` stream: push token frames, then :meth:`close`.
 
     The header goes out with the first packet (nothing is written for a
-    stream that fails before it). If ``header.num_samples`` is None and
-    the output is seekable, :meth:`close` fills it in.
+    stream that fails before it); the end packet gives the length.
 
     Arguments
     ---------
@@ -97,8 +108,8 @@ class RNCWriter:
         self.packets = 0
         self.frames = 0
         self.bytes_written = 0
-        self.header_at = None
         self.header_size = 0
+        self.num_samples = None  # given at the close
         # A pipe reader gets each packet as soon as it is full; a file's
         # packets wait for a group (or the close) and are coded side by side.
         try:
@@ -111,19 +122,19 @@ class RNCWriter:
         self.bytes_written += len(data)
 
     def _start(self):
-        if self.header_at is None:
-            try:
-                self.header_at = self.stream.tell()
-            except (OSError, AttributeError, ValueError):
-                self.header_at = -1
+        if not self.header_size:
             data = self.header.pack()
             self.header_size = len(data)
             self._write(data)
 
-    def _packet(self, num_frames, payload):
-        framing = _PACKET.pack(num_frames, len(payload))
-        crc = _crc(self.packets, framing, payload)
-        self._write(framing + payload + CRC.pack(crc))
+    def _packet(self, num_frames, payload, kind=None):
+        if kind is None:
+            kind = FULL if num_frames == self.header.frames_per_packet else SHORT
+        framing = varint(len(payload) << 2 | kind)
+        if kind == SHORT:
+            framing += bytes([num_frames])
+        crc = _crc(VERSION, self.packets, framing, payload)
+        self._write(framing + payload + CRC16.pack(crc))
         self.packets += 1
         flush = getattr(self.stream, "flush", None)
         if flush is not None:
@@ -180,22 +191,8 @@ class RNCWriter:
                 f"header says {known} samples, the stream has {num_samples}"
             )
         self._start()
-        self._packet(0, _END.pack(num_samples))
-        if known is None and self.header_at is not None and self.header_at >= 0:
-            self._patch(num_samples)
-
-    def _patch(self, num_samples):
-        try:
-            if not self.stream.seekable():
-                return
-            end = self.stream.tell()
-            patched = dataclasses.replace(self.header, num_samples=num_samples).pack()
-            self.stream.seek(self.header_at)
-            self.stream.write(patched)
-            self.stream.seek(end)
-            self.header = dataclasses.replace(self.header, num_samples=num_samples)
-        except (OSError, AttributeError, ValueError):
-            return
+        self._packet(0, varint(self.frames * hop - num_samples), END)
+        self.num_samples = num_samples
 
 
 class RNCReader:
@@ -222,7 +219,7 @@ class RNCReader:
         self.stream = stream
         self.name = name
         self.header = Header.read(stream, name)
-        self.header_size = len(self.header.pack())
+        self.header_size = self.header.size
         self.num_samples = None
         self.frames = 0
         self.corrupted = 0
@@ -239,33 +236,19 @@ class RNCReader:
             Yield packets whose CRC fails (``payload`` None) instead of
             raising, as long as their framing is plausible.
         """
-        head = self.header
         index, in_a_row = 0, 0
+        read = self._framing_v1 if self.header.version == 1 else self._framing
         while True:
-            framing = read_exact(self.stream, _PACKET.size)
-            if not framing:
-                raise self._truncated(f"no end packet after {index} packets")
-            if len(framing) < _PACKET.size:
+            frames, framing, size = read(index)
+            body = read_exact(self.stream, size + self._crc.size)
+            if len(body) < size + self._crc.size:
                 raise self._truncated(f"packet {index} is cut")
-            frames, size = _PACKET.unpack(framing)
-            if frames > head.frames_per_packet or (
-                size > max_payload(frames, head.num_codebooks)
-                if frames
-                else size != _END.size
-            ):
-                raise BitstreamError(
-                    f"{self.name}: packet {index} is corrupted "
-                    f"(framing of {frames} frames, {size} bytes is impossible)"
-                )
-            body = read_exact(self.stream, size + CRC.size)
-            if len(body) < size + CRC.size:
-                raise self._truncated(f"packet {index} is cut")
-            payload, crc = body[:size], CRC.unpack(body[size:])[0]
+            payload, crc = body[:size], self._crc.unpack(body[size:])[0]
             packet = Packet(
-                index, frames, payload, _PACKET.size + len(body), self.frames
+                index, frames, payload, len(framing) + len(body), size, self.frames
             )
             index += 1
-            if _crc(packet.index, framing, payload) != crc:
+            if _crc(self.header.version, packet.index, framing, payload) != crc:
                 msg = f"{self.name}: packet {packet.index} is corrupted (CRC mismatch)"
                 if not conceal or frames == 0:
                     raise BitstreamError(msg)
@@ -277,11 +260,87 @@ class RNCReader:
             else:
                 in_a_row = 0
             if frames == 0:
-                self._end(_END.unpack(payload)[0])
+                self._end(self._end_samples(payload))
                 yield packet
                 return
             self.frames += frames
             yield packet
+
+    @property
+    def _crc(self):
+        return CRC32 if self.header.version == 1 else CRC16
+
+    def _impossible(self, index, frames, size):
+        return BitstreamError(
+            f"{self.name}: packet {index} is corrupted "
+            f"(framing of {frames} frames, {size} bytes is impossible)"
+        )
+
+    def _framing(self, index):
+        """Frames, framing bytes and payload size of packet ``index``
+        (version 2: a varint tag, then a frame count if it is short)."""
+        head = self.header
+        first = read_exact(self.stream, 1)
+        if not first:
+            raise self._truncated(f"no end packet after {index} packets")
+        pending = [first]
+
+        def read(size):
+            return pending.pop() if pending else read_exact(self.stream, size)
+
+        try:
+            tag, framing = read_varint(read, f"the tag of packet {index}")
+        except TruncatedError:
+            raise self._truncated(f"packet {index} is cut") from None
+        except BitstreamError as err:
+            raise BitstreamError(f"{self.name}: {err}") from None
+        size, kind = tag >> 2, tag & 3
+        frames = head.frames_per_packet if kind == FULL else 0
+        if kind == SHORT:
+            count = read_exact(self.stream, 1)
+            if not count:
+                raise self._truncated(f"packet {index} is cut")
+            framing, frames = framing + count, count[0]
+        if (
+            kind > END
+            or (kind == SHORT and not 0 < frames < head.frames_per_packet)
+            or size > (3 if kind == END else max_payload(frames, head.num_codebooks))
+        ):
+            raise self._impossible(index, frames, size)
+        return frames, framing, size
+
+    def _framing_v1(self, index):
+        """Frames, framing bytes and payload size of packet ``index``
+        (version 1: frames u8, length u16)."""
+        head = self.header
+        framing = read_exact(self.stream, _V1_PACKET.size)
+        if not framing:
+            raise self._truncated(f"no end packet after {index} packets")
+        if len(framing) < _V1_PACKET.size:
+            raise self._truncated(f"packet {index} is cut")
+        frames, size = _V1_PACKET.unpack(framing)
+        if frames > head.frames_per_packet or (
+            size > max_payload(frames, head.num_codebooks)
+            if frames
+            else size != _V1_END.size
+        ):
+            raise self._impossible(index, frames, size)
+        return frames, framing, size
+
+    def _end_samples(self, payload):
+        """The signal's samples, from the end packet's payload (version 2:
+        the padding of the last frame, as a varint; version 1: u64)."""
+        if self.header.version == 1:
+            return _V1_END.unpack(payload)[0]
+        data = io.BytesIO(payload)
+        try:
+            padding = read_varint(data.read, "the end packet")[0]
+        except BitstreamError as err:
+            raise BitstreamError(f"{self.name}: {err}") from None
+        hop = self.header.samples_per_frame
+        if data.read(1) or padding >= hop or padding > self.frames * hop:
+            raise BitstreamError(f"{self.name}: end packet is malformed")
+        return self.frames * hop - padding
 
     def _end(self, num_samples):
         head = self.header

@@ -215,8 +215,9 @@ def with_progress(chunks, total_frames, rate):
             yield chunk
 
 
-def _summary(src, dst, header, size):
-    seconds = header.num_samples / header.sample_rate
+def _summary(src, dst, writer):
+    header, size = writer.header, writer.bytes_written
+    seconds = writer.num_samples / header.sample_rate
     kbps = size * 8 / seconds / 1000 if seconds else 0.0
     return (
         f"{src} -> {dst}: {seconds:.2f} s, {size} bytes, {kbps:.3f} kbps "
@@ -236,7 +237,7 @@ def cmd_encode(args):
     codec = common.load_codec(args)
     writer = _encode_one(codec, args, args.input, args.output, notice)
     if args.output != STDIO and not args.quiet:
-        print(_summary(args.input, args.output, writer.header, writer.bytes_written))
+        print(_summary(args.input, args.output, writer))
     return 0
 
 

@@ -13,6 +13,7 @@ from speechbrain_rnncodec.cli.common import (
     guarded,
     print_error,
 )
+from speechbrain_rnncodec.inference.shipped import shipped_model_with_hash
 
 
 @guarded
@@ -43,10 +44,13 @@ def _print_header(name, h):
     orig = (f"{h.orig_sample_rate} Hz" if h.orig_sample_rate else "unknown rate") + (
         f", {h.orig_channels} channel(s)" if h.orig_channels else ""
     )
-    stated = "unknown (stream)" if h.num_samples is None else str(h.num_samples)
     print(f"file: {name}")
-    print("format: .rnc version 1")
-    print(f"model: {h.model_id} (hash {h.model_hash.hex()})")
+    shipped = shipped_model_with_hash(h.model_hash)
+    print(f"format: .rnc version {h.version}")
+    print(
+        f"model: {h.model_id or shipped or 'not a shipped one'} "
+        f"(hash {h.model_hash.hex()}{', shipped' if shipped else ''})"
+    )
     print(
         f"audio: {h.sample_rate} Hz mono, frame rate {h.frame_rate:g} Hz "
         f"({hop} samples/frame); original: {orig}"
@@ -56,7 +60,9 @@ def _print_header(name, h):
         f"nominal {h.bitrate / 1000:g} kbps"
     )
     print(f"entropy model: {h.entropy_id}")
-    print(f"samples (header): {stated}")
+    if h.version == 1:
+        stated = "unknown (stream)" if h.num_samples is None else h.num_samples
+        print(f"samples (header): {stated}")
     print(f"packets: up to {h.frames_per_packet} frames each")
 
 
@@ -69,7 +75,7 @@ def _read_packets(reader, listed):
         total += packet.size
         if packet.num_frames:
             count += 1
-            payload += packet.size - 7
+            payload += packet.payload_size
         if listed:
             kind = "end" if not packet.num_frames else f"{packet.num_frames} frames"
             state = "CORRUPTED" if packet.payload is None else "ok"

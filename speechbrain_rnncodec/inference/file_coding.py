@@ -26,6 +26,7 @@ from speechbrain_rnncodec.bitstream.container import (
     RNCWriter,
 )
 from speechbrain_rnncodec.bitstream.header import (
+    HASH_BYTES,
     BitstreamError,
     Header,
     ModelMismatchError,
@@ -42,7 +43,7 @@ from speechbrain_rnncodec.entropy.coding import (
 from speechbrain_rnncodec.entropy.gaussian import GaussianContextModel
 from speechbrain_rnncodec.entropy.learned import PRIOR_FILE, LearnedPriorModel
 from speechbrain_rnncodec.inference.concealment import DEFAULT_METHOD, ConcealingDecoder
-from speechbrain_rnncodec.inference.shipped import shipped_models
+from speechbrain_rnncodec.inference.shipped import shipped_model_with_hash
 from speechbrain_rnncodec.lobes.quantization.vae import GaussianVAEBottleneck
 from speechbrain_rnncodec.utils.identity import model_fingerprint, model_folder
 
@@ -150,7 +151,7 @@ def codec_entropy_model(codec):
 
 def make_header(codec, bitrate=None, frames_per_packet=None, **fields):
     """The :class:`Header` of the codec coding at ``bitrate`` kbps."""
-    model_id, model_hash = model_fingerprint(codec)
+    model_hash = model_fingerprint(codec)[1]
     bitrate = bitrate or max(codec.bitrates)
     quantizer = codec.mods.quantizer
     return Header(
@@ -160,8 +161,7 @@ def make_header(codec, bitrate=None, frames_per_packet=None, **fields):
         codebook_size=int(quantizer.codebook_size),
         bitrate=int(round(bitrate * 1000)),
         frames_per_packet=frames_per_packet or DEFAULT_FRAMES_PER_PACKET,
-        model_id=model_id,
-        model_hash=model_hash,
+        model_hash=model_hash[:HASH_BYTES],
         entropy_id=codec_entropy_model(codec).model_id,
         **fields,
     ).validate()
@@ -170,13 +170,14 @@ def make_header(codec, bitrate=None, frames_per_packet=None, **fields):
 def check_compatible(codec, header, name="input"):
     """Raises :class:`ModelMismatchError` unless the codec made ``header``."""
     model_id, model_hash = model_fingerprint(codec)
-    if header.model_hash != model_hash:
-        shipped = header.model_id in shipped_models()
-        hint = f"--model {header.model_id} (shipped)" if shipped else "--model"
+    if not model_hash.startswith(header.model_hash):
+        shipped = shipped_model_with_hash(header.model_hash)
+        made_by = header.model_id or shipped or "a model that is not shipped"
+        hint = f"--model {shipped} (shipped)" if shipped else "--model"
         raise ModelMismatchError(
-            f"{name} was made by model {header.model_id} (hash "
-            f"{header.model_hash.hex()[:12]}), not by the loaded model {model_id} "
-            f"(hash {model_hash.hex()[:12]}); load that model with {hint}"
+            f"{name} was made by {made_by} (hash {header.model_hash.hex()[:12]}), "
+            f"not by the loaded model {model_id} (hash {model_hash.hex()[:12]}); "
+            f"load that model with {hint}"
         )
     quantizer = codec.mods.quantizer
     if (

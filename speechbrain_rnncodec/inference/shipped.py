@@ -9,6 +9,8 @@ Authors
 
 import pathlib
 
+from speechbrain_rnncodec.inference.export import recorded_hash
+
 SHIPPED_FOLDER = pathlib.Path(__file__).parents[1] / "pretrained"
 DEFAULT_MODEL = SHIPPED_FOLDER / "rnn_sf_pitch_sub_so762_e192_d192_pesq2_16k"
 
@@ -37,3 +39,21 @@ def model_source(source):
     if source in shipped_models() and not pathlib.Path(source).exists():
         return str(SHIPPED_FOLDER / source)
     return source
+
+
+def shipped_model_with_hash(model_hash):
+    """The name of the shipped model whose hash begins with ``model_hash``
+    (the 8 bytes a version 2 ``.rnc`` header holds, or all 16), else None.
+
+    >>> digest = bytes.fromhex(recorded_hash(DEFAULT_MODEL))
+    >>> shipped_model_with_hash(digest[:8]) == DEFAULT_MODEL.name
+    True
+    """
+    for name in shipped_models():
+        try:
+            recorded = bytes.fromhex(recorded_hash(SHIPPED_FOLDER / name))
+        except ValueError:
+            continue
+        if recorded.startswith(model_hash):
+            return name
+    return None

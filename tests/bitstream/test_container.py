@@ -17,12 +17,15 @@ from speechbrain_rnncodec.bitstream.container import (
     write_tokens,
 )
 from speechbrain_rnncodec.bitstream.header import (
-    _FIXED,
-    _PREFIX,
+    _V1_FIXED,
+    _V1_PREFIX,
+    ENTROPY_KINDS,
     MAGIC,
     UNKNOWN,
     BitstreamError,
     Header,
+    crc16,
+    varint,
 )
 from speechbrain_rnncodec.entropy.coding import FrequencyModel, UniformModel
 
@@ -84,17 +87,18 @@ headers = st.builds(
     num_codebooks=st.integers(1, 64),
     codebook_size=st.integers(2, 65536),
     bitrate=st.integers(1, 10**7),
-    num_samples=st.one_of(st.none(), st.integers(0, 2**40)),
     orig_sample_rate=st.integers(0, 2**24),
     orig_channels=st.integers(0, 1024),
     frames_per_packet=st.integers(1, 255),
-    model_id=st.text(
-        st.characters(codec="utf-8", categories=["L", "N", "P"]),
-        min_size=1,
-        max_size=16,
+    model_hash=st.binary(min_size=8, max_size=8),
+    entropy_id=st.one_of(
+        st.just("uniform"),
+        st.builds(
+            "{}-{}".format,
+            st.sampled_from(ENTROPY_KINDS[1:]),
+            st.from_regex(r"[0-9a-f]{16}", fullmatch=True),
+        ),
     ),
-    model_hash=st.binary(min_size=16, max_size=16),
-    entropy_id=st.from_regex(r"[a-z0-9\-]{1,64}", fullmatch=True),
 )
 
 
@@ -171,6 +175,30 @@ def test_many_packets_are_coded_in_bounded_groups():
     assert np.array_equal(read_tokens(data, lambda h: prior)[1], tokens)
 
 
+def test_the_bytes_are_those_of_the_format():
+    """A small file byte for byte as docs/format.md lays it out."""
+    tokens = np.array([[1, 2], [3, 4], [5, 6]])
+    header = Header(16000, 320, 2, 1024, 1000, 3 * 320 - 7, 16000, 1, 2)
+    data = write_tokens(tokens, header, UNIFORM)
+    head = (
+        MAGIC
+        + b"\x02"
+        + b"".join(varint(v) for v in (16000, 320, 2, 1024, 1000, 16000, 1, 2))
+    )
+    head += bytes(8) + b"\x00"  # model hash, uniform entropy model
+    reader = RNCReader(io.BytesIO(data))
+    assert data[: reader.header_size] == head + crc16(head).to_bytes(2, "little")
+    assert reader.header_size == 29
+    packets = list(reader.packets())
+    assert [(p.num_frames, p.size - p.payload_size) for p in packets] == [
+        (2, 3),  # varint tag (1 byte), CRC-16
+        (1, 4),  # tag, frame count, CRC-16
+        (0, 3),
+    ]
+    assert packets[-1].payload == varint(7)  # the last frame's padding
+    assert len(data) == reader.header_size + sum(p.size for p in packets)
+
+
 def test_stream_writer_and_reader_without_seeking():
     tokens = np.random.default_rng(0).integers(0, 1024, (123, 6))
     header = Header(16000, 320, 6, 1024, 3000, None, frames_per_packet=50)
@@ -183,19 +211,17 @@ def test_stream_writer_and_reader_without_seeking():
     writer.close(123 * 320 - 100)
     data = bytes(out.buffer)
     reader = RNCReader(Trickle(data), "pipe")
-    assert reader.header.num_samples is None  # unknown when it was written
+    assert reader.header.num_samples is None  # the end packet gives it
     sizes = [p.num_frames for p in reader.packets()]
     assert sizes == [50, 50, 23, 0] and reader.num_samples == 123 * 320 - 100
-    # a seekable output gets the count filled in; same packets otherwise
-    # (a file's packets wait for a group or the close, coded side by side)
+    # a file's packets wait for a group or the close (coded side by side):
+    # the same bytes
     seekable = io.BytesIO()
     writer = RNCWriter(seekable, header, UNIFORM)
     writer.write(tokens)
     assert seekable.getvalue() == b""
     writer.close(123 * 320 - 100)
-    assert Header.read(io.BytesIO(seekable.getvalue())).num_samples == 123 * 320 - 100
-    size = writer.header_size
-    assert seekable.getvalue()[size:] == data[size:]
+    assert seekable.getvalue() == data
 
 
 def test_nothing_is_written_before_the_first_packet():
@@ -261,7 +287,27 @@ def test_conceal_yields_corrupted_packets_and_gives_up_when_lost():
 
 
 def forge(**fields):
-    """Header bytes with any field values and a valid CRC."""
+    """Version 2 header bytes with any field values and a valid CRC."""
+    values = dict(
+        sample_rate=16000,
+        samples_per_frame=320,
+        num_codebooks=6,
+        codebook_size=1024,
+        bitrate=3000,
+        orig_sample_rate=16000,
+        orig_channels=1,
+        frames_per_packet=50,
+    )
+    model_hash = fields.pop("model_hash", bytes(8))
+    entropy = fields.pop("entropy", b"\x00")
+    values.update(fields)
+    head = MAGIC + b"\x02" + b"".join(varint(v) for v in values.values())
+    head += model_hash + entropy
+    return head + crc16(head).to_bytes(2, "little")
+
+
+def forge_v1(**fields):
+    """Version 1 header bytes with any field values and a valid CRC."""
     values = dict(
         sample_rate=16000,
         samples_per_frame=320,
@@ -276,16 +322,20 @@ def forge(**fields):
     )
     model_id = fields.pop("model_id", b"m")
     entropy_id = fields.pop("entropy_id", b"uniform")
-    version = fields.pop("version", 1)
     values.update(fields)
-    body = _FIXED.pack(*values.values())
+    body = _V1_FIXED.pack(*values.values())
     body += bytes([len(model_id)]) + model_id + bytes([len(entropy_id)]) + entropy_id
-    head = _PREFIX.pack(MAGIC, version, len(body)) + body
+    head = _V1_PREFIX.pack(MAGIC, 1, len(body)) + body
     return head + struct.pack("<I", zlib.crc32(head))
 
 
 def test_forged_headers_read_back():
     assert Header.read(io.BytesIO(forge())).num_codebooks == 6
+    header = Header.read(io.BytesIO(forge(entropy=b"\x03" + bytes(range(8)))))
+    assert header.entropy_id == "prior2-0001020304050607" and header.version == 2
+    old = Header.read(io.BytesIO(forge_v1(num_samples=640)))
+    assert (old.version, old.model_id, old.num_samples) == (1, "m", 640)
+    assert old.size == len(forge_v1())
 
 
 @pytest.mark.parametrize(
@@ -293,21 +343,17 @@ def test_forged_headers_read_back():
     [
         ({"sample_rate": 0}, "sample_rate"),
         ({"sample_rate": 2**32 - 1}, "sample_rate"),
+        ({"sample_rate": 2**40}, "sample_rate is not a valid varint"),
         ({"samples_per_frame": 0}, "samples_per_frame"),
         ({"num_codebooks": 0}, "num_codebooks"),
         ({"num_codebooks": 255}, "num_codebooks"),
         ({"codebook_size": 2**31}, "codebook_size"),
         ({"codebook_size": 1}, "codebook_size"),
         ({"bitrate": 0}, "bitrate"),
-        ({"num_samples": 2**60}, "num_samples"),
         ({"orig_sample_rate": 2**31}, "orig_sample_rate"),
         ({"orig_channels": 60000}, "orig_channels"),
         ({"frames_per_packet": 0}, "frames_per_packet"),
-        ({"model_id": b"\xff\xfe"}, "text"),
-        ({"model_id": b"a\nb"}, "model_id"),
-        ({"entropy_id": "é".encode()}, "entropy_id"),
-        ({"entropy_id": b""}, "entropy_id"),
-        ({"version": 7}, "version 7 is not supported"),
+        ({"entropy": b"\x09" + bytes(8)}, "unknown entropy model kind 9"),
     ],
 )
 def test_absurd_header_fields_give_clean_errors(fields, match):
@@ -315,25 +361,70 @@ def test_absurd_header_fields_give_clean_errors(fields, match):
         Header.read(io.BytesIO(forge(**fields)), "x.rnc")
 
 
-def test_absurd_header_size_and_magic():
-    data = bytearray(forge())
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"sample_rate": 0}, "sample_rate"),
+        ({"num_samples": 2**60}, "num_samples"),
+        ({"model_id": b"\xff\xfe"}, "text"),
+        ({"model_id": b"a\nb"}, "model_id"),
+        ({"entropy_id": "é".encode()}, "entropy_id"),
+        ({"entropy_id": b""}, "entropy_id"),
+    ],
+)
+def test_absurd_version_1_header_fields_give_clean_errors(fields, match):
+    with pytest.raises(BitstreamError, match=match):
+        Header.read(io.BytesIO(forge_v1(**fields)), "x.rnc")
+
+
+def test_absurd_header_size_version_and_magic():
+    data = bytearray(forge_v1())
     data[5:7] = struct.pack("<H", 60000)
     with pytest.raises(BitstreamError, match="header size 60000"):
         Header.read(io.BytesIO(bytes(data)))
+    data = bytearray(forge())
+    data[4] = 7
+    with pytest.raises(BitstreamError, match="version 7 is not supported"):
+        Header.read(io.BytesIO(bytes(data)))
+    overlong = MAGIC + b"\x02\x80\x00"  # 0 in two bytes: not the shortest form
+    with pytest.raises(BitstreamError, match="not a valid varint"):
+        Header.read(io.BytesIO(overlong + forge()[6:]))
     with pytest.raises(BitstreamError, match="bad magic.*looks like audio"):
         Header.read(io.BytesIO(b"RIFF\x24\x00\x00\x00WAVE"))
     with pytest.raises(BitstreamError, match="empty"):
         Header.read(io.BytesIO(b""))
 
 
+def packet(tag, payload=b"", frames=b""):
+    """Packet bytes of packet 0 with a valid CRC."""
+    framing = varint(tag) + frames
+    crc = crc16(payload, crc16(framing, crc16(bytes(4))))
+    return framing + payload + crc.to_bytes(2, "little")
+
+
 def test_absurd_packet_framing():
-    header = forge(num_samples=640)
+    header = forge()
+    for bad in (
+        packet(0 << 2 | 3),  # kind 3
+        packet(10 << 2 | 1, bytes(10), b"\x00"),  # a short packet of 0 frames
+        packet(10 << 2 | 1, bytes(10), b"\x32"),  # of 50: it is not short
+        packet(60000 << 2, bytes(14)),  # payload too long for 50 frames
+        packet(4 << 2 | 2, bytes(4)),  # an end packet too long
+    ):
+        with pytest.raises(BitstreamError, match="impossible"):
+            read_tokens(header + bad, uniform)
+    for bad in (packet(1 << 2 | 2, b"\x05"), packet(2 << 2 | 2, b"\x00\x00")):
+        with pytest.raises(BitstreamError, match="end packet"):
+            read_tokens(header + bad, uniform)  # 5 samples short of 0 frames
+    with pytest.raises(BitstreamError, match="not a valid varint"):
+        read_tokens(header + b"\xff" * 6, uniform)
+    header = forge_v1(num_samples=640)
     frames_too_many = struct.pack("<BH", 51, 10) + bytes(14)
     too_long = struct.pack("<BH", 2, 60000) + bytes(14)
     bad_end = struct.pack("<BH", 0, 9) + bytes(14)
-    for packet in (frames_too_many, too_long, bad_end):
+    for bad in (frames_too_many, too_long, bad_end):
         with pytest.raises(BitstreamError, match="impossible"):
-            read_tokens(header + packet, uniform)
+            read_tokens(header + bad, uniform)
 
 
 def test_end_packet_must_agree_with_frames_and_header():

@@ -136,10 +136,11 @@ def test_measured_kbps(speech, coded):
     codec, data, _ = coded["codec2@1600"]
     assert codec.kbps(data, n) == pytest.approx(1.6, abs=0.1)
     # Ours: the .rnc file, 3 codebooks at 50 Hz, entropy-coded with the
-    # shipped prior (below 10 bits a code), plus the container.
+    # shipped prior (below 10 bits a code), plus the container (about
+    # 0.2 kbps on 2.8 s).
     codec, data, _ = coded["rnncodec@1.5"]
     assert len(data) == len(codec.codec.compress(speech, bitrate=1.5))
-    assert 1.2 < codec.kbps(data, n) < 1.9
+    assert 0.8 < codec.kbps(data, n) < 1.5
 
 
 def test_alignment(speech, coded):

@@ -24,12 +24,17 @@ from speechbrain_rnncodec.entropy.learned import LearnedPriorModel
 from speechbrain_rnncodec.evaluation.demo import SAMPLE
 from speechbrain_rnncodec.inference import RNNCodec
 from speechbrain_rnncodec.inference.concealment import SILENT_AFTER_MS
+from speechbrain_rnncodec.inference.export import recorded_hash
 from speechbrain_rnncodec.inference.file_coding import (
     decode_stream,
     encode_stream,
     resolve_entropy,
 )
-from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL, model_source
+from speechbrain_rnncodec.inference.shipped import (
+    DEFAULT_MODEL,
+    model_source,
+    shipped_model_with_hash,
+)
 from speechbrain_rnncodec.inference.sinks import ArraySink
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -107,8 +112,9 @@ def test_compress_a_file_and_decode_file(codec, tmp_path):
     assert torch.equal(wav, codec.decompress(data))
     assert len(wav) == len(read_audio(SAMPLE))
     header = Header.read(io.BytesIO(data))
-    assert header.model_id == DEFAULT_MODEL.name
-    assert header.model_hash == codec.model_fingerprint()[1]
+    assert header.model_hash == codec.model_fingerprint()[1][:8]
+    assert shipped_model_with_hash(header.model_hash) == DEFAULT_MODEL.name
+    assert header.size == 37  # version 2, the default's prior
     assert (header.orig_sample_rate, header.orig_channels) == (16000, 1)
 
 
@@ -129,15 +135,17 @@ def test_fingerprint_is_computed_once(codec):
 
 def test_file_of_another_model_is_refused(codec, speech):
     data = codec.compress(speech, bitrate=1.5)
-    other = replace_header(data, model_id="other_model", model_hash=b"\x01" * 16)
-    with pytest.raises(ModelMismatchError, match="made by model other_model"):
+    other = replace_header(data, model_hash=b"\x01" * 8)
+    with pytest.raises(ModelMismatchError, match="made by a model that is not shipped"):
         codec.decompress(other)
 
 
 def test_file_of_a_shipped_model_names_it_in_the_refusal(codec, speech):
     data = codec.compress(speech, bitrate=1.5)
-    other = replace_header(data, model_id="rnn_vq_16k", model_hash=b"\x01" * 16)
-    with pytest.raises(ModelMismatchError, match=r"--model rnn_vq_16k \(shipped\)"):
+    digest = bytes.fromhex(recorded_hash(model_source("rnn_vq_16k")))
+    other = replace_header(data, model_hash=digest[:8])
+    match = r"made by rnn_vq_16k .*--model rnn_vq_16k \(shipped\)"
+    with pytest.raises(ModelMismatchError, match=match):
         codec.decompress(other)
 
 
@@ -168,7 +176,7 @@ def test_fitted_frequency_model_codes_below_the_raw_token_rate(codec, fitted):
             codec.set_entropy_model(model)
             data = codec.compress(wav, bitrate=3.0)
             reader = RNCReader(io.BytesIO(data))
-            payload = sum(p.size - 7 for p in reader.packets() if p.num_frames)
+            payload = sum(p.payload_size for p in reader.packets() if p.num_frames)
             raw[reader.header.entropy_id] = (payload, len(data))
             _, codes, _ = read_tokens(data, resolver(codec.entropy_model))
             tokens, _ = codec.encode(wav[None], bitrate=3.0)
