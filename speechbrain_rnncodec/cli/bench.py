@@ -75,12 +75,13 @@ def bench_compression(args, codec):
         f"{len(wavs)} files, {seconds:.0f} s; median of {args.repeats} passes"
     )
     print(
-        f"{'entropy model':>24} {'kbps':>5} {'real kbps':>9} {'saved %':>8} {'x RT':>6}"
+        f"{'entropy model':>24} {'kbps':>5} {'real kbps':>9} {'container':>9} "
+        f"{'saved %':>8} {'x RT':>6}"
     )
     for r in rows:
         print(
             f"{r['entropy']:>24} {r['kbps']:>5g} {r['real_kbps']:>9.3f} "
-            f"{r['saved']:>8.1f} {r['total_x']:>6.1f}"
+            f"{r['container_kbps']:>9.3f} {r['saved']:>8.1f} {r['total_x']:>6.1f}"
         )
     return 0
 

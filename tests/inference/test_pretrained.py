@@ -213,7 +213,11 @@ def test_cli_bench_compression_reports_bytes_on_disk(codec):
     assert [r[1] for r in rows] == rates
     # Raw tokens plus the container: a little above the nominal rate.
     for row in rows:
-        assert float(row[1]) < float(row[2]) < 1.3 * float(row[1])
+        nominal, real, container = map(float, row[1:4])
+        assert nominal < real < 1.3 * nominal
+        assert 0 < container < 0.2 and real - container == pytest.approx(
+            nominal, abs=0.1
+        )
 
 
 @pytest.mark.parametrize("name", shipped_models())
