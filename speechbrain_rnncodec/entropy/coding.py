@@ -184,7 +184,8 @@ class EntropyModel(abc.ABC):
     Attributes
     ----------
     model_id : str
-        Names the model in the file header (ASCII, at most 64 characters);
+        Names the model in the file header (``uniform``, or a kind such as
+        ``freq1`` or ``prior2``, a hyphen and 16 hex digits of a digest);
         files only decode with the model of the same id.
     codebook_size : int
         Codes per codebook (C).
