@@ -17,9 +17,11 @@ from speechbrain_rnncodec.bitstream.container import (
     write_tokens,
 )
 from speechbrain_rnncodec.bitstream.header import (
+    _V1_FIELDS,
     _V1_FIXED,
     _V1_PREFIX,
     ENTROPY_KINDS,
+    INTS,
     MAGIC,
     UNKNOWN,
     BitstreamError,
@@ -286,44 +288,34 @@ def test_conceal_yields_corrupted_packets_and_gives_up_when_lost():
         list(RNCReader(io.BytesIO(bytes(bad))).packets(conceal=True))
 
 
+FIELDS = dict(
+    sample_rate=16000,
+    samples_per_frame=320,
+    num_codebooks=6,
+    codebook_size=1024,
+    bitrate=3000,
+    orig_sample_rate=16000,
+    orig_channels=1,
+    frames_per_packet=50,
+)
+
+
 def forge(**fields):
     """Version 2 header bytes with any field values and a valid CRC."""
-    values = dict(
-        sample_rate=16000,
-        samples_per_frame=320,
-        num_codebooks=6,
-        codebook_size=1024,
-        bitrate=3000,
-        orig_sample_rate=16000,
-        orig_channels=1,
-        frames_per_packet=50,
-    )
     model_hash = fields.pop("model_hash", bytes(8))
     entropy = fields.pop("entropy", b"\x00")
-    values.update(fields)
-    head = MAGIC + b"\x02" + b"".join(varint(v) for v in values.values())
+    values = {**FIELDS, **fields}
+    head = MAGIC + b"\x02" + b"".join(varint(values[f]) for f in INTS)
     head += model_hash + entropy
     return head + crc16(head).to_bytes(2, "little")
 
 
 def forge_v1(**fields):
     """Version 1 header bytes with any field values and a valid CRC."""
-    values = dict(
-        sample_rate=16000,
-        samples_per_frame=320,
-        num_codebooks=6,
-        codebook_size=1024,
-        bitrate=3000,
-        num_samples=UNKNOWN,
-        orig_sample_rate=16000,
-        orig_channels=1,
-        frames_per_packet=50,
-        model_hash=bytes(16),
-    )
     model_id = fields.pop("model_id", b"m")
     entropy_id = fields.pop("entropy_id", b"uniform")
-    values.update(fields)
-    body = _V1_FIXED.pack(*values.values())
+    values = {**FIELDS, "num_samples": UNKNOWN, "model_hash": bytes(16), **fields}
+    body = _V1_FIXED.pack(*(values[f] for f in _V1_FIELDS))
     body += bytes([len(model_id)]) + model_id + bytes([len(entropy_id)]) + entropy_id
     head = _V1_PREFIX.pack(MAGIC, 1, len(body)) + body
     return head + struct.pack("<I", zlib.crc32(head))
