@@ -11,7 +11,7 @@ Example
 >>> header = Header(16000, 320, 3, 1024, 1500, model_hash=bytes(range(8)))
 >>> data = header.pack()
 >>> len(data), Header.read(io.BytesIO(data)) == header
-(28, True)
+(29, True)
 
 Authors
  * speechbrain_rnncodec team 2026
@@ -34,6 +34,7 @@ HASH_BYTES = 8  # of the model hash, in a version 2 header
 ENTROPY_KINDS = ("uniform", "freq1", "prior1", "prior2", "gauss1")
 DIGEST_BYTES = 8
 MAX_VARINT_BYTES = 5
+MAX_GAIN_DB = 60
 
 # Sanity limits (docs/format.md lists them).
 MAX_SAMPLE_RATE = 768000
@@ -63,6 +64,7 @@ INTS = (
 )
 CRC32 = struct.Struct("<I")  # the CRCs of version 1
 CRC16 = struct.Struct("<H")  # the CRCs of version 2
+_GAIN = struct.Struct("<b")  # gain_db, version 2
 _V1_PREFIX = struct.Struct("<4sBH")  # magic, version, header_size
 _V1_FIXED = struct.Struct("<IIBIIQIHB16s")
 _V1_FIELDS = INTS[:5] + ("num_samples",) + INTS[5:] + ("model_hash",)
@@ -207,6 +209,9 @@ class Header:
         bytes of its hash (version 2), all 16 (version 1).
     entropy_id : str
         The entropy model's id (``uniform``, ``freq1-...``).
+    gain_db : int
+        The gain the encoder gave the signal to bring its level into the
+        codec's range (version 2; the decoder undoes it), in dB.
     version : int
         The format version (version 2 is written, 1 is read too).
     """
@@ -223,6 +228,7 @@ class Header:
     model_id: str | None = None
     model_hash: bytes = bytes(HASH_BYTES)
     entropy_id: str = "uniform"
+    gain_db: int = 0
     version: int = VERSION
 
     @property
@@ -278,6 +284,13 @@ class Header:
             value,
             "[0, 2**40] or unknown",
         )
+        _check(
+            isinstance(self.gain_db, int)
+            and abs(self.gain_db) <= (MAX_GAIN_DB if self.version == VERSION else 0),
+            "gain_db",
+            self.gain_db,
+            f"[-{MAX_GAIN_DB}, {MAX_GAIN_DB}] (0 in version 1)",
+        )
         if self.version == VERSION:
             hash_bytes = HASH_BYTES
             _check(self.model_id is None, "model_id", self.model_id, "(None)")
@@ -301,6 +314,7 @@ class Header:
         self.validate()
         body = MAGIC + bytes([VERSION])
         body += b"".join(varint(getattr(self, field)) for field in INTS)
+        body += _GAIN.pack(self.gain_db)
         body += self.model_hash + entropy_bytes(self.entropy_id)
         return body + CRC16.pack(crc16(body))
 
@@ -358,6 +372,7 @@ def _read_v2(stream, prefix):
         return part
 
     ints = {field: read_varint(take, f"header field {field}")[0] for field in INTS}
+    gain_db = _GAIN.unpack(take(_GAIN.size))[0]
     model_hash = take(HASH_BYTES)
     kind = take(1)[0]
     digest = take(DIGEST_BYTES) if kind else b""
@@ -367,7 +382,7 @@ def _read_v2(stream, prefix):
     if kind >= len(ENTROPY_KINDS):
         raise BitstreamError(f"unknown entropy model kind {kind} in the header")
     entropy_id = ENTROPY_KINDS[kind] + (f"-{digest.hex()}" if kind else "")
-    return Header(**ints, model_hash=model_hash, entropy_id=entropy_id)
+    return Header(**ints, gain_db=gain_db, model_hash=model_hash, entropy_id=entropy_id)
 
 
 def _read_v1(stream, prefix, name):

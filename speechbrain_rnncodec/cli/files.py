@@ -18,6 +18,7 @@ import sys
 
 import soundfile as sf
 
+from speechbrain_rnncodec.audio.level import active_level_db, level_gain_db
 from speechbrain_rnncodec.audio.wavstream import WavStreamReader, file_chunks
 from speechbrain_rnncodec.cli import common
 from speechbrain_rnncodec.cli.common import (
@@ -151,7 +152,10 @@ def _encode_one(codec, args, source, target, notice):
             reader.chunks(),
             "stdin",
         )
+        gain_db = 0  # a live stream's level is not known ahead
     else:
+        rate, channels, chunks = file_chunks(source, codec.chunk_seconds)
+        gain_db = level_gain_db(active_level_db(chunks, rate))  # a first pass
         rate, channels, chunks = file_chunks(source, codec.chunk_seconds)
         name = str(source)
         if notice is not None and sys.stderr.isatty():
@@ -160,6 +164,7 @@ def _encode_one(codec, args, source, target, notice):
         "bitrate": args.bitrate,
         "frames_per_packet": args.frames_per_packet,
         "live": str(source) == STDIO,  # each chunk coded as it arrives
+        "gain_db": gain_db,
     }
     if str(target) == STDIO:
         return encode_stream(

@@ -60,6 +60,8 @@ def _print_header(name, h):
         f"nominal {h.bitrate / 1000:g} kbps"
     )
     print(f"entropy model: {h.entropy_id}")
+    if h.version > 1:
+        print(f"gain: {h.gain_db:+d} dB (into the codec's speech levels; undone)")
     if h.version == 1:
         stated = "unknown (stream)" if h.num_samples is None else h.num_samples
         print(f"samples (header): {stated}")

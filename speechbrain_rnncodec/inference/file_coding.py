@@ -217,6 +217,7 @@ def encode_stream(
     name="audio",
     notice=None,
     live=False,
+    gain_db=0,
 ):
     """Encodes audio chunks into an ``.rnc`` stream.
 
@@ -244,6 +245,10 @@ def encode_stream(
         The chunks arrive as they are recorded (a pipe): each is coded at
         once. Otherwise each chunk waits for the next, so that the last one
         and the zero-padded unfinished frame are encoded in one pass.
+    gain_db : int
+        Whole dB by which to scale the audio before encoding, recorded in
+        the header for the decoder to undo (the ``level_gain_db`` of the
+        audio's ``active_level_db``: :mod:`speechbrain_rnncodec.audio.level`).
 
     Returns
     -------
@@ -256,6 +261,7 @@ def encode_stream(
         frames_per_packet,
         orig_sample_rate=int(rate),
         orig_channels=int(channels),
+        gain_db=int(gain_db),
     )
     writer = RNCWriter(out, header, narrowed(codec, codec_entropy_model(codec)))
     notes = []
@@ -265,6 +271,9 @@ def encode_stream(
     if rate != codec.sample_rate:
         notes.append(f"resampling {rate} Hz to {codec.sample_rate} Hz")
         resampler = StreamResampler(rate, codec.sample_rate)
+    if gain_db:
+        notes.append(f"scaling by {gain_db:+d} dB into the codec's speech levels")
+    scale = 10 ** (gain_db / 20)
     if notes:
         (notice or logger.info)(f"{name}: {', '.join(notes)}")
     stream = codec.streaming_encoder(bitrate)
@@ -286,6 +295,8 @@ def encode_stream(
         total += len(samples)
         if last and total == 0:
             raise AudioError(f"{name} holds no audio samples")
+        if gain_db:
+            samples = samples * scale
         if len(samples) or last:
             tokens = stream.push(samples[None].to(codec.device), last=last)
             writer.write(tokens[0].cpu().numpy())
@@ -354,7 +365,7 @@ def decode_stream(codec, stream, sink, conceal=False, name="input", warn=None):
         decoder = ConcealingDecoder(codec, method=method)
     else:
         decoder = codec.streaming_decoder()
-    out = _Output(sink, header.num_samples, header.samples_per_frame)
+    out = _Output(sink, header.num_samples, header.samples_per_frame, header.gain_db)
     sink.start(header)
 
     def push(run):
@@ -422,9 +433,9 @@ def _corrupted(name, header, packet, decoder):
 
 
 class _Output:
-    """Passes decoded samples to ``sink``, cut to the header's length
-    ``limit``; without one (a stream), the last ``hop`` samples are held
-    back until :meth:`end` gives the length.
+    """Passes decoded samples to ``sink`` at the input's level, cut to the
+    header's length ``limit``; without one (a stream), the last ``hop``
+    samples are held back until :meth:`end` gives the length.
 
     Arguments
     ---------
@@ -434,16 +445,21 @@ class _Output:
         Samples in the file, if its header knows.
     hop : int
         Samples per token frame.
+    gain_db : int
+        The encoder's gain, undone here.
     """
 
-    def __init__(self, sink, limit, hop):
+    def __init__(self, sink, limit, hop, gain_db=0):
         self.sink, self.limit, self.hop = sink, limit, hop
+        self.scale = 10 ** (-gain_db / 20) if gain_db else None
         self.emitted = 0
         self.held = np.zeros(0, dtype=np.float32)
 
     def emit(self, samples, final=False):
         """Writes ``samples`` (all the held ones too if ``final``)."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if self.scale is not None:
+            samples = samples * np.float32(self.scale)
         if self.limit is not None:
             samples = samples[: max(self.limit - self.emitted, 0)]
         else:

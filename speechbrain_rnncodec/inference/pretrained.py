@@ -22,6 +22,7 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
 from speechbrain_rnncodec.audio.io import check_waveform, read_audio
+from speechbrain_rnncodec.audio.level import active_level_db, level_gain_db
 from speechbrain_rnncodec.audio.wavstream import file_chunks
 from speechbrain_rnncodec.entropy.coding import FREQUENCY_FILE
 from speechbrain_rnncodec.entropy.learned import PRIOR_FILE
@@ -313,11 +314,15 @@ class RNNCodec(Pretrained):
         Returns
         -------
         bytes
-            The compressed file.
+            The compressed file. Speech much quieter or louder than the
+            codec's training data is scaled into its range first (the
+            gain, in the header, is undone by :meth:`decompress`).
         """
         import io
 
         if isinstance(path_or_tensor, (str, pathlib.Path)):
+            rate, channels, chunks = file_chunks(path_or_tensor, self.chunk_seconds)
+            level = active_level_db(chunks, rate)  # a first pass over the file
             rate, channels, chunks = file_chunks(path_or_tensor, self.chunk_seconds)
             name = str(path_or_tensor)
         else:
@@ -328,10 +333,19 @@ class RNNCodec(Pretrained):
                 raise ValueError(f"compress takes mono samples [T], not {wav.shape}")
             step = self.chunk_frames * self.codec.samples_per_frame
             rate, channels, name = self.sample_rate, 1, "waveform"
+            level = active_level_db([wav.numpy()], rate)
             chunks = (wav[i : i + step, None].numpy() for i in range(0, len(wav), step))
         out = io.BytesIO()
         encode_stream(
-            self, chunks, rate, channels, out, bitrate, frames_per_packet, name=name
+            self,
+            chunks,
+            rate,
+            channels,
+            out,
+            bitrate,
+            frames_per_packet,
+            name=name,
+            gain_db=level_gain_db(level),
         )
         return out.getvalue()
 

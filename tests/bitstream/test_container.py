@@ -93,6 +93,7 @@ headers = st.builds(
     orig_channels=st.integers(0, 1024),
     frames_per_packet=st.integers(1, 255),
     model_hash=st.binary(min_size=8, max_size=8),
+    gain_db=st.integers(-60, 60),
     entropy_id=st.one_of(
         st.just("uniform"),
         st.builds(
@@ -187,10 +188,10 @@ def test_the_bytes_are_those_of_the_format():
         + b"\x02"
         + b"".join(varint(v) for v in (16000, 320, 2, 1024, 1000, 16000, 1, 2))
     )
-    head += bytes(8) + b"\x00"  # model hash, uniform entropy model
+    head += b"\x00" + bytes(8) + b"\x00"  # gain 0 dB, model hash, uniform
     reader = RNCReader(io.BytesIO(data))
     assert data[: reader.header_size] == head + crc16(head).to_bytes(2, "little")
-    assert reader.header_size == 29
+    assert reader.header_size == 30
     packets = list(reader.packets())
     assert [(p.num_frames, p.size - p.payload_size) for p in packets] == [
         (2, 3),  # varint tag (1 byte), CRC-16
@@ -304,9 +305,10 @@ def forge(**fields):
     """Version 2 header bytes with any field values and a valid CRC."""
     model_hash = fields.pop("model_hash", bytes(8))
     entropy = fields.pop("entropy", b"\x00")
+    gain = fields.pop("gain_db", 0)
     values = {**FIELDS, **fields}
     head = MAGIC + b"\x02" + b"".join(varint(values[f]) for f in INTS)
-    head += model_hash + entropy
+    head += gain.to_bytes(1, "little", signed=True) + model_hash + entropy
     return head + crc16(head).to_bytes(2, "little")
 
 
@@ -323,6 +325,7 @@ def forge_v1(**fields):
 
 def test_forged_headers_read_back():
     assert Header.read(io.BytesIO(forge())).num_codebooks == 6
+    assert Header.read(io.BytesIO(forge(gain_db=-7))).gain_db == -7
     header = Header.read(io.BytesIO(forge(entropy=b"\x03" + bytes(range(8)))))
     assert header.entropy_id == "prior2-0001020304050607" and header.version == 2
     old = Header.read(io.BytesIO(forge_v1(num_samples=640)))
@@ -346,6 +349,7 @@ def test_forged_headers_read_back():
         ({"orig_channels": 60000}, "orig_channels"),
         ({"frames_per_packet": 0}, "frames_per_packet"),
         ({"entropy": b"\x09" + bytes(8)}, "unknown entropy model kind 9"),
+        ({"gain_db": -100}, "gain_db"),
     ],
 )
 def test_absurd_header_fields_give_clean_errors(fields, match):

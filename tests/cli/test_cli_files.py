@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from speechbrain_rnncodec.audio.io import read_audio
+from speechbrain_rnncodec.audio.level import active_level_db
 from speechbrain_rnncodec.bitstream.container import RNCReader
 from speechbrain_rnncodec.bitstream.header import (
     INTS,
@@ -131,6 +132,7 @@ def forged_header(data, **changes):
     reader = RNCReader(io.BytesIO(data))
     fields = {**dataclasses.asdict(reader.header), **changes}
     head = MAGIC + bytes([VERSION]) + b"".join(varint(fields[f]) for f in INTS)
+    head += fields["gain_db"].to_bytes(1, "little", signed=True)
     head += fields["model_hash"] + entropy_bytes(fields["entropy_id"])
     return head + crc16(head).to_bytes(2, "little") + data[reader.header_size :]
 
@@ -438,3 +440,14 @@ def monkey_stdio(stdin, stdout, args):
         assert cli.main(args) == 0
     finally:
         sys.stdin, sys.stdout = saved
+
+
+def test_a_quiet_file_is_coded_louder_and_decoded_at_its_level(tmp_path, fast_cli):
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, 0.02 * read_audio(SAMPLE)[:24000].numpy(), 16000, subtype="FLOAT")
+    rnc, out = tmp_path / "quiet.rnc", tmp_path / "out.wav"
+    assert cli.main(["encode", str(quiet), str(rnc), "--quiet"]) == 0
+    assert RNCReader(io.BytesIO(rnc.read_bytes())).header.gain_db > 20
+    assert cli.main(["decode", str(rnc), str(out)]) == 0
+    levels = [active_level_db([sf.read(p)[0]], 16000) for p in (quiet, out)]
+    assert abs(levels[0] - levels[1]) < 2.0

@@ -13,6 +13,7 @@ import torch
 import torchaudio
 
 from speechbrain_rnncodec.audio.io import AudioError, read_audio
+from speechbrain_rnncodec.audio.level import active_level_db
 from speechbrain_rnncodec.bitstream.container import RNCReader, read_tokens
 from speechbrain_rnncodec.bitstream.header import (
     BitstreamError,
@@ -114,7 +115,7 @@ def test_compress_a_file_and_decode_file(codec, tmp_path):
     header = Header.read(io.BytesIO(data))
     assert header.model_hash == codec.model_fingerprint()[1][:8]
     assert shipped_model_with_hash(header.model_hash) == DEFAULT_MODEL.name
-    assert header.size == 37  # version 2, the default's prior
+    assert header.size == 38  # version 2, the default's prior
     assert (header.orig_sample_rate, header.orig_channels) == (16000, 1)
 
 
@@ -318,3 +319,17 @@ def test_a_narrowed_last_column_costs_its_own_bits_on_disk(codec, speech):
     # first columns (the prior, trained at 1.5 / 3 / 6 kbps, reads it as a
     # code of the full 4th codebook: about half a bit a frame on test-clean-5).
     assert sizes[None, 1.8] - sizes[None, 1.5] < 7.0 * frames / 8
+
+
+@pytest.mark.parametrize("factor, sign", [(0.02, 1), (1.0, 0), (4.0, -1)])
+def test_quiet_and_loud_speech_is_coded_in_the_codecs_levels(
+    codec, speech, factor, sign
+):
+    """Speech far quieter or louder than the training data is scaled into
+    its levels before encoding; decoding undoes the gain."""
+    x = speech * factor
+    data = codec.compress(x, bitrate=1.5)
+    assert np.sign(Header.read(io.BytesIO(data)).gain_db) == sign
+    y = codec.decompress(data)
+    level_in, level_out = (active_level_db([a.numpy()], 16000) for a in (x, y))
+    assert abs(level_out - level_in) < 2.0
