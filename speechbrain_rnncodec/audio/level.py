@@ -15,6 +15,8 @@ Authors
 
 import numpy as np
 
+from speechbrain_rnncodec.audio.wavstream import file_chunks
+
 FRAME_SECONDS = 0.02
 TRAINED_LEVELS_DB = (-28.0, -15.0)  # active levels the codec saw most
 TARGET_DB = -22.0  # their median
@@ -79,3 +81,10 @@ def level_gain_db(level_db):
         return 0
     gain = np.round(TARGET_DB - level_db)
     return int(np.clip(gain, -MAX_GAIN_DB, MAX_GAIN_DB))
+
+
+def file_gain_db(path):
+    """The :func:`level_gain_db` of an audio file (any format soundfile
+    reads), measured in a pass over it with bounded memory."""
+    rate, _, chunks = file_chunks(path, seconds=8.0)
+    return level_gain_db(active_level_db(chunks, rate))

@@ -240,10 +240,10 @@ class RNCReader:
         read = self._framing_v1 if self.header.version == 1 else self._framing
         while True:
             frames, framing, size = read(index)
-            body = read_exact(self.stream, size + self._crc.size)
-            if len(body) < size + self._crc.size:
+            body = read_exact(self.stream, size + self._crc_struct.size)
+            if len(body) < size + self._crc_struct.size:
                 raise self._truncated(f"packet {index} is cut")
-            payload, crc = body[:size], self._crc.unpack(body[size:])[0]
+            payload, crc = body[:size], self._crc_struct.unpack(body[size:])[0]
             packet = Packet(
                 index, frames, payload, len(framing) + len(body), size, self.frames
             )
@@ -267,7 +267,8 @@ class RNCReader:
             yield packet
 
     @property
-    def _crc(self):
+    def _crc_struct(self):
+        """The packing of this version's packet CRCs."""
         return CRC32 if self.header.version == 1 else CRC16
 
     def _impossible(self, index, frames, size):

@@ -18,7 +18,7 @@ import sys
 
 import soundfile as sf
 
-from speechbrain_rnncodec.audio.level import active_level_db, level_gain_db
+from speechbrain_rnncodec.audio.level import file_gain_db
 from speechbrain_rnncodec.audio.wavstream import WavStreamReader, file_chunks
 from speechbrain_rnncodec.cli import common
 from speechbrain_rnncodec.cli.common import (
@@ -154,8 +154,7 @@ def _encode_one(codec, args, source, target, notice):
         )
         gain_db = 0  # a live stream's level is not known ahead
     else:
-        rate, channels, chunks = file_chunks(source, codec.chunk_seconds)
-        gain_db = level_gain_db(active_level_db(chunks, rate))  # a first pass
+        gain_db = file_gain_db(source)  # a first pass over the file
         rate, channels, chunks = file_chunks(source, codec.chunk_seconds)
         name = str(source)
         if notice is not None and sys.stderr.isatty():

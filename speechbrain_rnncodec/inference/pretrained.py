@@ -22,7 +22,11 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
 from speechbrain_rnncodec.audio.io import check_waveform, read_audio
-from speechbrain_rnncodec.audio.level import active_level_db, level_gain_db
+from speechbrain_rnncodec.audio.level import (
+    active_level_db,
+    file_gain_db,
+    level_gain_db,
+)
 from speechbrain_rnncodec.audio.wavstream import file_chunks
 from speechbrain_rnncodec.entropy.coding import FREQUENCY_FILE
 from speechbrain_rnncodec.entropy.learned import PRIOR_FILE
@@ -321,8 +325,7 @@ class RNNCodec(Pretrained):
         import io
 
         if isinstance(path_or_tensor, (str, pathlib.Path)):
-            rate, channels, chunks = file_chunks(path_or_tensor, self.chunk_seconds)
-            level = active_level_db(chunks, rate)  # a first pass over the file
+            gain_db = file_gain_db(path_or_tensor)  # a first pass over the file
             rate, channels, chunks = file_chunks(path_or_tensor, self.chunk_seconds)
             name = str(path_or_tensor)
         else:
@@ -333,7 +336,7 @@ class RNNCodec(Pretrained):
                 raise ValueError(f"compress takes mono samples [T], not {wav.shape}")
             step = self.chunk_frames * self.codec.samples_per_frame
             rate, channels, name = self.sample_rate, 1, "waveform"
-            level = active_level_db([wav.numpy()], rate)
+            gain_db = level_gain_db(active_level_db([wav.numpy()], rate))
             chunks = (wav[i : i + step, None].numpy() for i in range(0, len(wav), step))
         out = io.BytesIO()
         encode_stream(
@@ -345,7 +348,7 @@ class RNNCodec(Pretrained):
             bitrate,
             frames_per_packet,
             name=name,
-            gain_db=level_gain_db(level),
+            gain_db=gain_db,
         )
         return out.getvalue()
 
