@@ -19,6 +19,7 @@ from speechbrain_rnncodec.training.losses import (
     MultiResolutionSpectralLoss,
     PesqDistanceLoss,
     SpectralBalanceLoss,
+    StoiLoss,
 )
 
 
@@ -127,6 +128,25 @@ def test_pesq_distance_loss_ranks_as_pesq_does_and_has_gradients(speech):
     alone = loss(silent, ref)
     alone.backward()
     assert float(alone.detach()) == 0.0 and torch.isfinite(silent.grad).all()
+
+
+def test_stoi_loss_is_one_minus_the_metric_and_has_gradients(speech):
+    loss = StoiLoss()
+    ref = speech[None]
+    degraded = torch.cat([noisy(speech, snr)[None] for snr in (10, 0, -5)])
+    values = [float(loss(d[None], ref)) for d in degraded]
+    scores = stoi(degraded, ref.expand(3, -1), torch.ones(3))
+    torch.testing.assert_close(torch.tensor(values), 1 - scores, atol=0.01, rtol=0)
+    assert values == sorted(values), values  # more noise, more loss
+    assert float(loss(ref, ref)) < 1e-3
+    estimate = degraded[:1].clone().requires_grad_()
+    loss(estimate, ref).backward()
+    assert torch.isfinite(estimate.grad).all() and estimate.grad.abs().sum() > 0
+    # A silent target is left out of the mean; only silent targets give 0.
+    silent = torch.zeros_like(ref)
+    both = loss(torch.cat([degraded[:1], ref]), torch.cat([ref, silent]))
+    torch.testing.assert_close(both, loss(degraded[:1], ref))
+    assert float(loss(ref, silent)) == 0.0
 
 
 def test_pesq_and_stoi_rank_clean_above_noisy(speech):
