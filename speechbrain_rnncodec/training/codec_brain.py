@@ -124,7 +124,7 @@ class CodecBrain(sb.Brain):
     (``mel``, ``log_mag``, ``convergence``, ``complex``, ``waveform``,
     ``bottleneck``: the quantizer's own term, commitment or rate; and,
     each with an optional ``NAME_loss``, ``band_energy``,
-    ``spectral_balance``, ``pesq_distance`` and ``stoi``),
+    ``spectral_balance``, ``pesq_distance`` and ``stoi_distance``),
     ``valid_bitrates`` (kbps) and ``adversarial``. When ``adversarial`` is
     True, ``hparams`` also needs ``discriminator`` (SpeechBrain's HiFi-GAN
     discriminators), ``discriminator_opt_class``, ``generator_loss`` (a
@@ -294,7 +294,7 @@ class CodecBrain(sb.Brain):
             Loss terms, before weighting, and ``loss`` (their weighted sum).
         """
         terms = self.hparams.spectral_loss(decoded, wavs)
-        for name in ("band_energy", "spectral_balance", "pesq_distance", "stoi"):
+        for name in ("band_energy", "spectral_balance", "pesq_distance", "stoi_distance"):
             loss = getattr(self.hparams, f"{name}_loss", None)
             if loss is not None:
                 terms[name] = loss(decoded, wavs)
