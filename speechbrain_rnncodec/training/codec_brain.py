@@ -294,7 +294,8 @@ class CodecBrain(sb.Brain):
             Loss terms, before weighting, and ``loss`` (their weighted sum).
         """
         terms = self.hparams.spectral_loss(decoded, wavs)
-        for name in ("band_energy", "spectral_balance", "pesq_distance", "stoi_distance"):
+        optional = ("band_energy", "spectral_balance", "pesq_distance", "stoi_distance")
+        for name in optional:
             loss = getattr(self.hparams, f"{name}_loss", None)
             if loss is not None:
                 terms[name] = loss(decoded, wavs)
