@@ -18,7 +18,12 @@ import time
 
 import torch
 
-from speechbrain_rnncodec.lobes.excitation import band_interpolation
+from speechbrain_rnncodec.lobes.excitation import (
+    band_interpolation,
+    refine_pitch,
+    refinement_history,
+    sent_pitch_track,
+)
 from speechbrain_rnncodec.lobes.quantization.pitch_column import (
     PitchColumnQuantizer,
     codes_to_pitch,
@@ -32,6 +37,12 @@ from speechbrain_rnncodec.training.pitch import (
 )
 
 BANDS_HZ = ((0, 200), (200, 400), (400, 800), (800, 1600), (1600, 3200), (3200, 8000))
+# The second F0 of a frame that sent_f0_tracks measures: refined over the
+# newest 6 ms of the frame, near the sent F0, its glide from the sent F0
+# rounded to 25 cents within +-100.
+SECOND_F0_WINDOW_S = 0.006
+SECOND_F0_SEMITONES = 1.5
+GLIDE_STEP_CENTS, GLIDE_STEPS = 25.0, 4
 
 
 def decoder_spectra(codec, wavs, bitrate):
@@ -292,7 +303,9 @@ def pitch_diagnostics(codec, wavs, bitrate):
     pitch, and with each half of the reference (F0 or voicing) in place of
     the predicted one driving the excitation, so the PESQ-WB gaps are the
     price of the F0 and of the voicing errors. A model that sends the pitch
-    also has its sent F0 scored (:func:`sent_pitch_offsets`). Where PyPI's
+    also has its sent F0 scored (:func:`sent_pitch_offsets`) and is decoded
+    with the tracks of :func:`sent_f0_tracks` (what a second sent F0 per
+    frame would be worth). Where PyPI's
     ``pyworld`` is installed, the reference itself is scored against
     WORLD's harvest (F0 errors on the frames both call voiced, voicing on
     all), and both trackers are timed.
@@ -345,6 +358,7 @@ def pitch_diagnostics(codec, wavs, bitrate):
             no_gross, only_gross = own_voicing.clone(), own_voicing.clone()
             no_gross[..., 0] = torch.where(gross, target[..., 0], pitch[..., 0])
             only_gross[..., 0] = torch.where(gross, pitch[..., 0], target[..., 0])
+            second_f0 = sent_f0_tracks(codec, wav, num_quantizers, target)
             outputs = {"predicted pitch": decoded.wav}
             for what, teacher in (
                 ("reference pitch", target),
@@ -352,6 +366,10 @@ def pitch_diagnostics(codec, wavs, bitrate):
                 ("reference F0, predicted voicing", own_voicing),
                 ("predicted F0 with its gross errors mended", no_gross),
                 ("reference F0 but at the gross errors", only_gross),
+                *(
+                    (what, torch.stack([track, pitch[..., 1].sigmoid()], dim=-1))
+                    for what, track in second_f0
+                ),
             ):
                 outputs[what] = codec.codec(
                     wav[None], num_quantizers, teacher_pitch=teacher
@@ -382,6 +400,75 @@ def pitch_diagnostics(codec, wavs, bitrate):
         ],
         "trackers": trackers,
     }
+
+
+def sent_f0_tracks(codec, wav, num_quantizers, target):
+    """What a second sent F0 per frame would give the decoder: log F0
+    tracks [1, N] of a pitch-column model's decoder frames (none for
+    another model).
+
+    - ``sent F0 alone``: the track the decoder builds from the sent F0
+      (:func:`~speechbrain_rnncodec.lobes.excitation.sent_pitch_track`),
+      without the decoder's own correction;
+    - ``sent F0 and a causal F0 10 ms later`` (two decoder frames): the
+      encoder could also send the F0 of the frame's newest 6 ms, refined
+      near the sent F0
+      (:func:`~speechbrain_rnncodec.lobes.excitation.refine_pitch`, which
+      reads only the past), as a glide of 9 steps of 25 cents; the track
+      moves linearly through both and on past the second;
+    - ``reference F0 at the sent one's time and 10 ms later``: the same
+      with two reference points, the ceiling of a second sent F0.
+
+    Arguments
+    ---------
+    codec : RNNCodec
+        A loaded codec.
+    wav : torch.Tensor
+        An utterance [T] of whole frames.
+    num_quantizers : int
+        Code columns.
+    target : torch.Tensor
+        Its reference pitch at the decoder's frames [1, N, 2].
+
+    Returns
+    -------
+    list of (str, torch.Tensor)
+        Names and tracks.
+    """
+    quantizer, dec = codec.mods.quantizer, codec.mods.decoder
+    per_frame = dec.frames_per_step
+    if not isinstance(quantizer, PitchColumnQuantizer) or not dec.pitch_input:
+        return []
+    anchor = dec.pitch_anchor
+    if anchor + 2 >= per_frame:
+        return []  # no decoder frame 10 ms after the sent F0 within the frame
+    codes = codec.codec.encode(wav[None], num_quantizers)[..., 0]
+    sent = codes_to_pitch(codes, quantizer.codebook_size)  # [1, T', 2]
+    start = dec.initial_state(1, wav.device).sent_pitch
+    base = sent_pitch_track(sent, start, per_frame, anchor)[0]
+    frame, rate = codec.codec.samples_per_frame, codec.sample_rate
+    window = round(SECOND_F0_WINDOW_S * rate)
+    past = refinement_history(window, frame, rate)
+    signal = torch.nn.functional.pad(wav, (past, 0))[None]
+    log_f0 = sent[..., 0]
+    second = refine_pitch(
+        signal, log_f0, frame, window, rate, semitones=SECOND_F0_SEMITONES
+    )
+    step = GLIDE_STEP_CENTS * math.log(2) / 1200
+    glide = ((second - log_f0) / step).round().clamp(-GLIDE_STEPS, GLIDE_STEPS) * step
+    glide = torch.where(sent[..., 1] > 0.5, glide, 0.0)
+    # Per 10 ms (two decoder frames) after the sent F0's frame, none before.
+    slope = (torch.arange(per_frame) - anchor).clamp(min=0) / 2
+    glided = base + (glide[..., None] * slope).flatten(1)
+    points = target[..., 0].reshape(1, -1, per_frame)
+    first, later = points[..., anchor : anchor + 1], points[..., anchor + 2 :][..., :1]
+    two_points = (first + (later - first) * slope).flatten(1)
+    later_ms = f"{2000 * dec.hop_length / rate:g} ms later"
+    return [
+        ("sent F0 alone", base),
+        (f"sent F0 and a causal F0 {later_ms}", glided),
+        (f"reference F0 at the sent one's time and {later_ms}", two_points),
+    ]
 
 
 def sent_pitch_offsets(codec, wavs, references, num_quantizers):

@@ -1,6 +1,7 @@
 """Phase diagnostics (rnncodec bench --phase): the framing matches the
 decoder's, the oracles and Griffin-Lim score what they should."""
 
+import math
 import pathlib
 
 import pytest
@@ -17,6 +18,7 @@ from speechbrain_rnncodec.evaluation.diagnostics import (
     phase_diagnostics,
     pitch_diagnostics,
     relevel,
+    sent_f0_tracks,
     synthesize,
 )
 from speechbrain_rnncodec.inference import RNNCodec
@@ -137,6 +139,37 @@ def test_bench_pitch_scores_the_sent_f0_of_a_pitch_column_model(
     out = capsys.readouterr().out
     for ms in (0, 5, 10, 20):
         assert f"sent F0 against the reference {ms} ms into the frame" in out
+    assert "decoded with the sent F0 alone" in out
+    assert "decoded with the sent F0 and a causal F0 10 ms later" in out
+    assert "decoded with the reference F0 at the sent one's time and 10 ms later" in out
+
+
+def test_second_sent_f0_tracks_glide_from_the_sent_f0(codec, speech):
+    """The glide moves the track only after the sent F0's frame, at most 100
+    cents per 10 ms; the two reference points are the reference's own."""
+    from speechbrain_rnncodec.training.pitch import ReferencePitch, pitch_targets
+
+    dec, frame = codec.mods.decoder, codec.codec.samples_per_frame
+    wav = speech[: len(speech) // frame * frame]
+    n_frames = len(wav) // frame * dec.frames_per_step
+    target = pitch_targets(ReferencePitch()(wav), 0, n_frames, dec.hop_length)[None]
+    tracks = dict(sent_f0_tracks(codec, wav, codec.num_quantizers_for(3.0), target))
+    base = tracks["sent F0 alone"].reshape(-1, dec.frames_per_step)
+    glided = tracks["sent F0 and a causal F0 10 ms later"].reshape(base.shape)
+    anchor = dec.pitch_anchor
+    moved = (glided - base) * 1200 / math.log(2)
+    assert torch.equal(moved[:, : anchor + 1], torch.zeros_like(moved[:, : anchor + 1]))
+    assert moved.abs().max() <= 100 * 1.5 + 1e-3  # 10 ms on from 10 ms later
+    assert (moved[:, anchor + 2] != 0).float().mean() > 0.2  # it glides
+    two = tracks["reference F0 at the sent one's time and 10 ms later"]
+    two, ref = two.reshape(base.shape), target[0, :, 0].reshape(base.shape)
+    assert torch.allclose(two[:, anchor], ref[:, anchor])
+    assert torch.allclose(two[:, anchor + 2], ref[:, anchor + 2])
+
+
+def test_no_second_sent_f0_for_a_model_that_predicts_its_pitch(source_filter_codec):
+    wav = read_audio(SAMPLE)[:16000]
+    assert sent_f0_tracks(source_filter_codec, wav, 2, None) == []
 
 
 def test_bench_pitch_command(source_filter_codec, monkeypatch, capsys):
