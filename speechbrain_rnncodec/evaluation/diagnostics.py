@@ -24,10 +24,7 @@ from speechbrain_rnncodec.lobes.excitation import (
     refinement_history,
     sent_pitch_track,
 )
-from speechbrain_rnncodec.lobes.quantization.pitch_column import (
-    PitchColumnQuantizer,
-    codes_to_pitch,
-)
+from speechbrain_rnncodec.lobes.quantization.pitch_column import PitchColumnQuantizer
 from speechbrain_rnncodec.metrics.signal import pesq_wb, stoi
 from speechbrain_rnncodec.training.pitch import (
     GROSS_ERROR,
@@ -408,8 +405,9 @@ def sent_f0_tracks(codec, wav, num_quantizers, target):
     another model).
 
     - ``sent F0 alone``: the track the decoder builds from the sent F0
-      (:func:`~speechbrain_rnncodec.lobes.excitation.sent_pitch_track`),
-      without the decoder's own correction;
+      (:func:`~speechbrain_rnncodec.lobes.excitation.sent_pitch_track`;
+      with the sent glide where the model sends one), without the
+      decoder's own correction;
     - ``sent F0 and a causal F0 10 ms later`` (two decoder frames): the
       encoder could also send the F0 of the frame's newest 6 ms, refined
       near the sent F0
@@ -418,6 +416,8 @@ def sent_f0_tracks(codec, wav, num_quantizers, target):
       moves linearly through both and on past the second;
     - ``reference F0 at the sent one's time and 10 ms later``: the same
       with two reference points, the ceiling of a second sent F0.
+
+    A model that sends a glide (``glide_codes``) gets the first only.
 
     Arguments
     ---------
@@ -443,9 +443,11 @@ def sent_f0_tracks(codec, wav, num_quantizers, target):
     if anchor + 2 >= per_frame:
         return []  # no decoder frame 10 ms after the sent F0 within the frame
     codes = codec.codec.encode(wav[None], num_quantizers)[..., 0]
-    sent = codes_to_pitch(codes, quantizer.codebook_size)  # [1, T', 2]
+    sent = quantizer.sent_pitch(codes)  # [1, T', 2 (+ 1)]
     start = dec.initial_state(1, wav.device).sent_pitch
     base = sent_pitch_track(sent, start, per_frame, anchor)[0]
+    if quantizer.glide_codes > 1:
+        return [("sent F0 alone", base)]
     frame, rate = codec.codec.samples_per_frame, codec.sample_rate
     window = round(SECOND_F0_WINDOW_S * rate)
     past = refinement_history(window, frame, rate)
@@ -503,7 +505,7 @@ def sent_pitch_offsets(codec, wavs, references, num_quantizers):
     sent = []
     for wav in wavs:
         codes = codec.codec.encode(wav[None], num_quantizers)[0, :, 0].cpu()
-        pitch = codes_to_pitch(codes, quantizer.codebook_size)
+        pitch = quantizer.sent_pitch(codes)
         sent.append(torch.stack([pitch[:, 0], 2 * pitch[:, 1] - 1], dim=-1))
     rows = []
     for frame in (-1, 0, 1, per_frame - 1):  # the reference at its end

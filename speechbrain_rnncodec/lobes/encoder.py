@@ -21,6 +21,9 @@ from speechbrain_rnncodec.lobes.excitation import (
 )
 from speechbrain_rnncodec.lobes.rnn import ResidualRNN
 
+# The glide F0 (``pitch_glide``) is searched this close to the refined F0.
+GLIDE_SEMITONES = 1.5
+
 
 class CausalSTFT(torch.nn.Module):
     """STFT whose windows end at the current hop, with carried history.
@@ -144,6 +147,12 @@ class RNNEncoder(torch.nn.Module):
         the newest ``pitch_refinement`` samples (its log F0 in Hz, the last
         channel), which the pitch column sends instead of the head's own
         (a finer F0: 9 cents against 16 on dev-clean-5). None: not.
+    pitch_glide : int, optional
+        With ``pitch_refinement``: each frame also carries the F0 of its
+        newest ``pitch_glide`` samples, refined within 1.5 semitones of
+        the refined F0 (its log F0 in Hz, the last channel): where the
+        pitch goes by the frame's end, which a pitch column with
+        ``glide_codes`` sends as a glide. None: not.
     subframe_bands : int, optional
         The log energies of this many mel bands in every ``subframe_hop``
         of the frame (Hann windows of ``4 * subframe_hop`` ending there)
@@ -178,6 +187,7 @@ class RNNEncoder(torch.nn.Module):
         pitch_bins=0,
         pitch_lags=None,
         pitch_refinement=None,
+        pitch_glide=None,
         subframe_bands=None,
         subframe_hop=80,
         sample_rate=16000,
@@ -223,7 +233,13 @@ class RNNEncoder(torch.nn.Module):
                 pitch_bin_centres(pitch_bins),
                 persistent=False,
             )
+        self.pitch_glide = pitch_glide if self.pitch_refinement else None
+        if pitch_glide and not self.pitch_glide:
+            raise ValueError("pitch_glide needs pitch_bins and pitch_refinement")
+        if self.pitch_glide and self.pitch_glide > self.pitch_refinement:
+            raise ValueError("pitch_glide must not exceed pitch_refinement")
         pitch_channels = 1 + pitch_bins + bool(self.pitch_refinement)
+        pitch_channels += bool(self.pitch_glide)
         self.output_dim = latent_dim + (pitch_channels if pitch_bins else 0)
 
     def _build_subframe_front(self, bands, hop, hidden_size):
@@ -358,7 +374,8 @@ class RNNEncoder(torch.nn.Module):
 
     @torch.no_grad()
     def refined_pitch(self, wav, past, scores):
-        """The head's F0 refined on the waveform, [B, T', 1] (log F0 in Hz).
+        """The head's F0 refined on the waveform, [B, T', 1] (log F0 in Hz),
+        then with ``pitch_glide`` the F0 of the frames' newest samples.
 
         Arguments
         ---------
@@ -372,14 +389,26 @@ class RNNEncoder(torch.nn.Module):
         Returns
         -------
         torch.Tensor
-            Log F0 of each frame, float32.
+            Log F0 of each frame (and its glide F0), float32.
         """
         frame = self.samples_per_frame
         needed = refinement_history(self.pitch_refinement, frame, self.sample_rate)
         signal = with_past(wav, past, needed)
         coarse = pitch_from_bins(scores[..., 1:].float(), self.pitch_centres)
-        refined = refine_pitch(
-            signal.float(), coarse, frame, self.pitch_refinement, self.sample_rate
-        )
         # float32 even under a bfloat16 autocast (whose steps are 50 cents)
-        return refined[..., None]
+        signal = signal.float()
+        refined = refine_pitch(
+            signal, coarse, frame, self.pitch_refinement, self.sample_rate
+        )
+        if not self.pitch_glide:
+            return refined[..., None]
+        glide_past = refinement_history(self.pitch_glide, frame, self.sample_rate)
+        glide = refine_pitch(
+            signal[:, needed - glide_past :],
+            refined,
+            frame,
+            self.pitch_glide,
+            self.sample_rate,
+            semitones=GLIDE_SEMITONES,
+        )
+        return torch.stack([refined, glide], dim=-1)

@@ -254,10 +254,15 @@ def sent_pitch_track(sent, start, frames_per_step, anchor):
     value cannot reach without a delay. Unvoiced frames hold the last
     voiced value.
 
+    With a third channel, the glide (the log F0 change per two STFT
+    frames; 0 where unvoiced), the track moves on from the anchor at that
+    slope to the frame's end.
+
     Arguments
     ---------
     sent : torch.Tensor
-        Sent log F0 and voicing (1.0 or 0.0) per latent frame [B, T', 2].
+        Sent log F0 and voicing (1.0 or 0.0) per latent frame [B, T', 2]
+        (then the glide: [B, T', 3]).
     start : torch.Tensor
         The held log F0 and voicing of the frame before [B, 2].
     frames_per_step : int
@@ -281,8 +286,12 @@ def sent_pitch_track(sent, start, frames_per_step, anchor):
     ([[5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.25, 5.0]], [[5.0, 1.0]])
     >>> sent_pitch_track(sent, torch.tensor([[4.0, 0.0]]), 2, 0)[0].tolist()
     [[5.0, 5.0, 5.0, 5.0, 5.5, 5.5, 5.0, 5.0]]
+    >>> glide = torch.tensor([[[5.0, 1.0, 0.2]]])
+    >>> track = sent_pitch_track(glide, torch.tensor([[4.0, 0.0]]), 4, 0)[0]
+    >>> [round(v, 3) for v in track[0].tolist()]
+    [5.0, 5.1, 5.2, 5.3]
     """
-    log_f0, voiced = sent.unbind(dim=-1)
+    log_f0, voiced = sent[..., 0], sent[..., 1]
     steps = torch.arange(sent.shape[1], device=sent.device)
     last_voiced = torch.where(voiced > 0.5, steps, -1).cummax(dim=1).values
     held = torch.where(
@@ -296,6 +305,8 @@ def sent_pitch_track(sent, start, frames_per_step, anchor):
     steps_in = torch.arange(1, frames_per_step + 1, device=sent.device)
     fraction = (steps_in / (anchor + 1)).clamp(max=1.0)
     track = prev[..., None] + (held - prev)[..., None] * fraction
+    if sent.shape[-1] > 2:
+        track = track + sent[..., 2:] * ((steps_in - 1 - anchor).clamp(min=0) / 2)
     if sent.shape[1] == 0:
         return track.flatten(1), start
     return track.flatten(1), torch.stack([held[:, -1], voiced[:, -1]], dim=-1)

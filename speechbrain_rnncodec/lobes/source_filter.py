@@ -132,6 +132,11 @@ class SourceFilterDecoder(torch.nn.Module):
         With ``pitch_input``: the STFT frame of each latent frame whose end
         the sent F0 describes (default: the last). A causal encoder tracks
         the pitch of a frame's middle better than that of its very end.
+    pitch_glide : bool
+        With ``pitch_input``: the latents end with a third sent channel,
+        the glide (a pitch column with ``glide_codes``), which moves the
+        sent track on from the anchor (its trunk reads only the F0 and
+        voicing, so a trained decoder loads unchanged).
 
     Example
     -------
@@ -167,6 +172,7 @@ class SourceFilterDecoder(torch.nn.Module):
         pitch_bins=0,
         pitch_input=False,
         pitch_anchor=None,
+        pitch_glide=False,
     ):
         super().__init__()
         self.frames_per_step = frames_per_step
@@ -185,6 +191,9 @@ class SourceFilterDecoder(torch.nn.Module):
         if pitch_input and pitch_bins:
             raise ValueError("a sent pitch is corrected by regression: pitch_bins=0")
         self.pitch_input = pitch_input
+        if pitch_glide and not pitch_input:
+            raise ValueError("pitch_glide needs pitch_input")
+        self.sent_channels = (2 + pitch_glide) if pitch_input else 0
         self.pitch_anchor = (
             frames_per_step - 1 if pitch_anchor is None else pitch_anchor
         )
@@ -407,13 +416,14 @@ class SourceFilterDecoder(torch.nn.Module):
 
     def _trunk(self, latents, state):
         """The recurrent stack's output [B, T', H] and state, and the sent
-        pitch channels [B, T', 2] (None without ``pitch_input``)."""
+        pitch channels [B, T', 2 (+ 1)] (None without ``pitch_input``)."""
         sent = None
         if self.pitch_input:
-            latents, sent = latents[..., :-2], latents[..., -2:].float()
+            split = latents.shape[-1] - self.sent_channels
+            latents, sent = latents[..., :split], latents[..., split:].float()
         x = self.per_frame(self.input_proj, latents)
         if sent is not None:
-            features = sent - sent.new_tensor([math.log(150.0), 0.0])
+            features = sent[..., :2] - sent.new_tensor([math.log(150.0), 0.0])
             x = x + self.per_frame(self.pitch_proj, features)
         x, rnn_state = self.rnn(x, state.rnn)
         return self.output_norm(x), rnn_state, sent

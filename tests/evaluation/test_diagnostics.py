@@ -167,6 +167,39 @@ def test_second_sent_f0_tracks_glide_from_the_sent_f0(codec, speech):
     assert torch.allclose(two[:, anchor + 2], ref[:, anchor + 2])
 
 
+def test_a_gliding_model_is_decoded_with_its_own_track_only(speech, tmp_path):
+    """The default's weights with a sent glide (5 steps of 50 cents): the
+    diagnostic decodes its own track and no estimated glide on top."""
+    import shutil
+
+    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
+    from speechbrain_rnncodec.training.pitch import ReferencePitch, pitch_targets
+
+    hub = tmp_path / "glide"
+    shutil.copytree(DEFAULT_MODEL, hub)
+    text = (hub / "hyperparams.yaml").read_text()
+    for key, line in (
+        ("pitch_refinement: 320\n", "    pitch_glide: 96\n"),
+        ("refined_pitch: True\n", "    glide_codes: 5\n"),
+        ("pitch_anchor: 0\n", "    pitch_glide: True\n"),
+    ):
+        text = text.replace(key, key + line)
+    lines = text.splitlines(keepends=True)
+    text = "".join(line for line in lines if not line.startswith("model_"))
+    (hub / "hyperparams.yaml").write_text(text)
+    codec = RNNCodec.from_hparams(source=str(hub))
+    dec, frame = codec.mods.decoder, codec.codec.samples_per_frame
+    wav = speech[: len(speech) // frame * frame]
+    n_frames = len(wav) // frame * dec.frames_per_step
+    target = pitch_targets(ReferencePitch()(wav), 0, n_frames, dec.hop_length)[None]
+    tracks = sent_f0_tracks(codec, wav, codec.num_quantizers_for(3.0), target)
+    assert [what for what, _ in tracks] == ["sent F0 alone"]
+    # Its track glides inside the frames, as the decoder's own base does.
+    track = tracks[0][1].reshape(-1, dec.frames_per_step)
+    assert (track[:, 2] != track[:, 0]).float().mean() > 0.1
+    assert codec(wav[None], bitrate=3.0).shape == (1, len(wav))
+
+
 def test_no_second_sent_f0_for_a_model_that_predicts_its_pitch(source_filter_codec):
     wav = read_audio(SAMPLE)[:16000]
     assert sent_f0_tracks(source_filter_codec, wav, 2, None) == []

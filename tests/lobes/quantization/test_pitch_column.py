@@ -254,3 +254,136 @@ def test_a_narrowed_last_column_counts_its_bits_after_the_pitch():
     assert out.codes[..., 2].max() < 8 and q.narrow_stage(2).codebook_size == 8
     assert torch.equal(q.decode(out.codes), out.quantized)
     assert q(torch.randn(2, 40, 8 + 1 + BINS), 4).codes[..., 2].max() >= 8
+
+
+CENT = math.log(2) / 1200
+
+
+def test_glide_codes_round_trip_to_the_nearest_step():
+    log_f0 = torch.linspace(math.log(F0_MIN), math.log(F0_MAX), 997)
+    voiced = torch.ones_like(log_f0, dtype=torch.bool)
+    for cents, step in ((-130, -2), (-60, -1), (20, 0), (80, 2), (400, 2)):
+        codes = pitch_to_codes(log_f0, voiced, 1024, log_f0 + cents * CENT, 5)
+        back = codes_to_pitch(codes, 1024, glide_codes=5)
+        assert torch.allclose(back[..., 2], torch.full_like(log_f0, 50 * step * CENT))
+        # 204 levels: 5 times coarser than without a glide.
+        level = math.log(F0_MAX / F0_MIN) / 203
+        assert (back[..., 0] - log_f0).abs().max() <= level / 2 + 1e-6
+    unvoiced = pitch_to_codes(log_f0, ~voiced, 1024, log_f0 + 50 * CENT, 5)
+    assert (unvoiced == 0).all()
+    assert (codes_to_pitch(unvoiced, 1024, glide_codes=5)[..., 2] == 0).all()
+
+
+def make_gliding_codec(glide_cents=50.0):
+    """A refining codec that also sends the glide of the frames' newest
+    96 samples (5 steps of ``glide_cents``)."""
+    codec = make_refining_codec()
+    torch.manual_seed(0)
+    encoder = RNNEncoder(
+        hidden_size=16,
+        latent_dim=8,
+        pitch_bins=BINS,
+        pitch_refinement=320,
+        pitch_glide=96,
+    )
+    encoder.load_state_dict(codec.encoder.state_dict())
+    quantizer = PitchColumnQuantizer(
+        dim=8,
+        num_quantizers=3,
+        codebook_size=1024,
+        pitch_bins=BINS,
+        refined_pitch=True,
+        glide_codes=5,
+        glide_cents=glide_cents,
+    )
+    decoder = SourceFilterDecoder(
+        latent_dim=8, hidden_size=16, pitch_input=True, pitch_anchor=0, pitch_glide=True
+    )
+    return RecurrentCodec(encoder, quantizer, decoder).eval()
+
+
+def chirp(start, end, seconds=1.0):
+    """Three harmonics whose F0 rises exponentially from start to end Hz."""
+    t = torch.arange(int(16000 * seconds)) / 16000
+    f0 = start * (end / start) ** (t / seconds)
+    phase = 2 * math.pi * torch.cumsum(f0, 0) / 16000
+    return sum(torch.sin(k * phase) / k for k in (1, 2, 3))[None]
+
+
+def test_a_gliding_encoder_sends_where_the_pitch_goes():
+    # Steps of 5 cents: the two estimates lie about 7 ms apart, and 150 to
+    # 195 Hz in 0.6 s rises 7.6 cents in 7 ms (within the head's reach).
+    codec = make_gliding_codec(glide_cents=5.0)
+    assert codec.encoder.output_dim == 8 + 1 + BINS + 2
+
+    def glides(wav):
+        sent = codec.quantizer.sent_pitch(codec.encode(wav)[0, 2:, 0])
+        assert (sent[:, 1] == 1.0).all()
+        return sent[:, 2] / CENT
+
+    rising, falling = glides(chirp(150.0, 195.0, 0.6)), glides(chirp(195.0, 150.0, 0.6))
+    assert (rising >= 0).all() and (rising > 0).float().mean() > 0.5
+    assert (falling <= 0).all() and (falling < 0).float().mean() > 0.5
+    assert (glides(tone(187.3)) == 0).all()
+    assert codec.quantizer.decode(codec.encode(tone(187.3))).shape[-1] == 8 + 3
+
+
+def test_the_glide_moves_the_decoders_track_after_the_anchor():
+    codec = make_gliding_codec()
+    decoder = codec.decoder
+    with torch.no_grad():  # no correction: the F0 is the sent one
+        decoder.pitch_head.weight.zero_()
+        decoder.pitch_head.bias.zero_()
+    f0 = torch.log(torch.tensor([150.0, 150.0]))
+    codes = pitch_to_codes(f0, torch.tensor([True, True]), 1024, f0 + 50 * CENT, 5)
+    tokens = torch.zeros(1, 2, 3, dtype=torch.long)
+    tokens[0, :, 0] = codes
+    stream = codec.decoder_stream()
+    stream.push(tokens)
+    track = stream.stream.state.pitch[0, :, 0] - codes_to_pitch(codes, 1024, 5)[0, 0]
+    # 50 cents per two decoder frames after the anchor (frame 0).
+    expected = torch.tensor([0.0, 25.0, 50.0, 75.0] * 2) * CENT
+    assert torch.allclose(track, expected, atol=1e-5)
+
+
+def test_a_decoder_reading_no_glide_is_the_decoder_without_one():
+    """A zero glide leaves a trained decoder's output as it was: the glide
+    adds no weights, so a decoder trained without it loads unchanged."""
+    torch.manual_seed(0)
+    plain = SourceFilterDecoder(latent_dim=8, hidden_size=16, pitch_input=True)
+    gliding = SourceFilterDecoder(
+        latent_dim=8, hidden_size=16, pitch_input=True, pitch_glide=True
+    )
+    gliding.load_state_dict(plain.state_dict())
+    latents = torch.cat([torch.randn(1, 6, 8), torch.full((1, 6, 1), 5.0)], dim=-1)
+    latents = torch.cat([latents, torch.ones(1, 6, 1)], dim=-1)
+    with torch.no_grad():
+        expected, _ = plain.eval()(latents)
+        out, _ = gliding.eval()(torch.cat([latents, torch.zeros(1, 6, 1)], dim=-1))
+    assert torch.equal(out, expected)
+
+
+def test_gliding_codes_do_not_depend_on_the_chunking():
+    codec = make_gliding_codec()
+    wav = chirp(120.0, 240.0, 0.8)
+    whole = codec.encode(wav)
+    assert torch.equal(codec.encode(wav, chunk_frames=3), whole)
+    streamed = codec.decode(whole, chunk_frames=2)
+    assert (streamed - codec.decode(whole)).abs().max() < 1e-5
+
+
+def test_a_glide_needs_the_refined_pitch():
+    with pytest.raises(ValueError, match="glide_codes needs refined_pitch"):
+        PitchColumnQuantizer(dim=8, pitch_bins=BINS, glide_codes=5)
+    with pytest.raises(ValueError, match="pitch_glide needs"):
+        RNNEncoder(hidden_size=16, latent_dim=8, pitch_bins=BINS, pitch_glide=96)
+    with pytest.raises(ValueError, match="must not exceed"):
+        RNNEncoder(
+            hidden_size=16,
+            latent_dim=8,
+            pitch_bins=BINS,
+            pitch_refinement=96,
+            pitch_glide=320,
+        )
+    with pytest.raises(ValueError, match="pitch_glide needs pitch_input"):
+        SourceFilterDecoder(latent_dim=8, hidden_size=16, pitch_glide=True)
