@@ -226,9 +226,8 @@ def decoder_head(dec):
     if not getattr(dec, "predicts_pitch", False):
         return "inverse-STFT head"
     if dec.pitch_input:
-        pitch = (
-            "the sent F0 (with a small predicted correction) and a predicted voicing"
-        )
+        sent = "the sent F0 and glide" if dec.sent_channels > 2 else "the sent F0"
+        pitch = f"{sent} (with a small predicted correction) and a predicted voicing"
     else:
         pitch = f"{dec.pitch_bins} F0 bins" if dec.pitch_bins else "a regressed F0"
         pitch += " and a voicing decision predicted from the latents"
@@ -250,6 +249,11 @@ def _pitch_summary(encoder):
         text += (
             f", its F0 refined on the newest {encoder.pitch_refinement} samples "
             "(normalised cross-correlation)"
+        )
+    if getattr(encoder, "pitch_glide", None):
+        text += (
+            f" and on the newest {encoder.pitch_glide} samples again, where "
+            "the pitch goes by the frame's end (sent as a glide)"
         )
     return text
 

@@ -144,10 +144,13 @@ def test_bench_pitch_scores_the_sent_f0_of_a_pitch_column_model(
     assert "decoded with the reference F0 at the sent one's time and 10 ms later" in out
 
 
-def test_second_sent_f0_tracks_glide_from_the_sent_f0(codec, speech):
+def test_second_sent_f0_tracks_glide_from_the_sent_f0(speech):
     """The glide moves the track only after the sent F0's frame, at most 100
     cents per 10 ms; the two reference points are the reference's own."""
     from speechbrain_rnncodec.training.pitch import ReferencePitch, pitch_targets
+
+    # A model that sends no glide of its own.
+    codec = RNNCodec.from_hparams(source="rnn_sf_pitch_sub_so762_e192_d192_stoi_16k")
 
     dec, frame = codec.mods.decoder, codec.codec.samples_per_frame
     wav = speech[: len(speech) // frame * frame]
@@ -167,27 +170,12 @@ def test_second_sent_f0_tracks_glide_from_the_sent_f0(codec, speech):
     assert torch.allclose(two[:, anchor + 2], ref[:, anchor + 2])
 
 
-def test_a_gliding_model_is_decoded_with_its_own_track_only(speech, tmp_path):
-    """The default's weights with a sent glide (5 steps of 50 cents): the
+def test_a_gliding_model_is_decoded_with_its_own_track_only(speech):
+    """A model that sends a glide (the default since 2026-12-07): the
     diagnostic decodes its own track and no estimated glide on top."""
-    import shutil
-
-    from speechbrain_rnncodec.inference.shipped import DEFAULT_MODEL
     from speechbrain_rnncodec.training.pitch import ReferencePitch, pitch_targets
 
-    hub = tmp_path / "glide"
-    shutil.copytree(DEFAULT_MODEL, hub)
-    text = (hub / "hyperparams.yaml").read_text()
-    for key, line in (
-        ("pitch_refinement: 320\n", "    pitch_glide: 96\n"),
-        ("refined_pitch: True\n", "    glide_codes: 5\n"),
-        ("pitch_anchor: 0\n", "    pitch_glide: True\n"),
-    ):
-        text = text.replace(key, key + line)
-    lines = text.splitlines(keepends=True)
-    text = "".join(line for line in lines if not line.startswith("model_"))
-    (hub / "hyperparams.yaml").write_text(text)
-    codec = RNNCodec.from_hparams(source=str(hub))
+    codec = RNNCodec.from_hparams(source="rnn_sf_pitch_sub_so762_e192_d192_glide_16k")
     dec, frame = codec.mods.decoder, codec.codec.samples_per_frame
     wav = speech[: len(speech) // frame * frame]
     n_frames = len(wav) // frame * dec.frames_per_step

@@ -156,11 +156,13 @@ def test_export_carries_the_token_prior_of_the_same_tokens(tmp_path):
 def test_model_card_names_the_encoders_front_ends():
     text = (ROOT / "hparams" / "rnn_sf_pitch_rf_16k.yaml").read_text()
     text = text.replace(
-        "pitch_refinement: 320", "pitch_refinement: 320\n    subframe_bands: 32"
+        "pitch_refinement: 320",
+        "pitch_refinement: 320\n    subframe_bands: 32\n    pitch_glide: 96",
     )
     card = model_card(load_hyperpyyaml(text))
     assert "refined on the newest 320 samples" in card
     assert "log energies of 32 mel bands every 80 samples" in card
+    assert "on the newest 96 samples again" in card
 
 
 def test_export_writes_card_with_metrics(tmp_path):
