@@ -87,8 +87,8 @@ class CodecFrontEnd(torch.nn.Module):
     -------
     >>> frontend = CodecFrontEnd(output="embeddings", bitrate=1.5)
     >>> feats = frontend(torch.randn(2, 16000), torch.tensor([1.0, 0.5]))
-    >>> feats.shape, frontend.output_size  # 128-d VQ latent, sent log F0, voicing
-    (torch.Size([2, 50, 130]), 130)
+    >>> feats.shape, frontend.output_size  # 128-d VQ latent, sent F0, voicing, glide
+    (torch.Size([2, 50, 131]), 131)
     """
 
     def __init__(
@@ -192,8 +192,8 @@ class TokenEmbedding(torch.nn.Module):
     Example
     -------
     >>> emb = TokenEmbedding(num_codebooks=3, init_from_codec=True)
-    >>> emb(torch.randint(0, 1024, (2, 7, 3))).shape  # the sent pitch: 128 + 2
-    torch.Size([2, 7, 130])
+    >>> emb(torch.randint(0, 1024, (2, 7, 3))).shape  # the sent pitch: 128 + 3
+    torch.Size([2, 7, 131])
     """
 
     def __init__(
