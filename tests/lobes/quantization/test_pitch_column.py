@@ -101,12 +101,17 @@ def test_decode_gives_the_quantized_output_of_forward():
     assert out.pitch_scores.shape == (2, 7, 1 + BINS)
 
 
-def test_the_sent_pitch_drives_the_decoder():
-    codec = make_codec()
-    decoder = codec.decoder
-    with torch.no_grad():  # no correction: the F0 is the sent one
+def without_correction(decoder):
+    """The decoder with its pitch head zeroed: its F0 is the sent one."""
+    with torch.no_grad():
         decoder.pitch_head.weight.zero_()
         decoder.pitch_head.bias.zero_()
+    return decoder
+
+
+def test_the_sent_pitch_drives_the_decoder():
+    codec = make_codec()
+    without_correction(codec.decoder)
     tokens = torch.zeros(1, 6, 3, dtype=torch.long)
     tokens[0, :, 0] = torch.tensor([40, 40, 0, 0, 30, 30])
     stream = codec.decoder_stream()
@@ -330,10 +335,7 @@ def test_a_gliding_encoder_sends_where_the_pitch_goes():
 
 def test_the_glide_moves_the_decoders_track_after_the_anchor():
     codec = make_gliding_codec()
-    decoder = codec.decoder
-    with torch.no_grad():  # no correction: the F0 is the sent one
-        decoder.pitch_head.weight.zero_()
-        decoder.pitch_head.bias.zero_()
+    without_correction(codec.decoder)
     f0 = torch.log(torch.tensor([150.0, 150.0]))
     codes = pitch_to_codes(f0, torch.tensor([True, True]), 1024, f0 + 50 * CENT, 5)
     tokens = torch.zeros(1, 2, 3, dtype=torch.long)
