@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from speechbrain_rnncodec.lobes.encoder import GLIDE_SEMITONES
 from speechbrain_rnncodec.lobes.excitation import (
     band_interpolation,
     refine_pitch,
@@ -35,10 +36,9 @@ from speechbrain_rnncodec.training.pitch import (
 
 BANDS_HZ = ((0, 200), (200, 400), (400, 800), (800, 1600), (1600, 3200), (3200, 8000))
 # The second F0 of a frame that sent_f0_tracks measures: refined over the
-# newest 6 ms of the frame, near the sent F0, its glide from the sent F0
-# rounded to 25 cents within +-100.
+# newest 6 ms of the frame, near the sent F0 (as an encoder's pitch_glide),
+# its glide from the sent F0 rounded to 25 cents within +-100.
 SECOND_F0_WINDOW_S = 0.006
-SECOND_F0_SEMITONES = 1.5
 GLIDE_STEP_CENTS, GLIDE_STEPS = 25.0, 4
 
 
@@ -454,14 +454,16 @@ def sent_f0_tracks(codec, wav, num_quantizers, target):
     signal = torch.nn.functional.pad(wav, (past, 0))[None]
     log_f0 = sent[..., 0]
     second = refine_pitch(
-        signal, log_f0, frame, window, rate, semitones=SECOND_F0_SEMITONES
+        signal, log_f0, frame, window, rate, semitones=GLIDE_SEMITONES
     )
     step = GLIDE_STEP_CENTS * math.log(2) / 1200
     glide = ((second - log_f0) / step).round().clamp(-GLIDE_STEPS, GLIDE_STEPS) * step
     glide = torch.where(sent[..., 1] > 0.5, glide, 0.0)
+    # The decoder's own track of a sent glide.
+    with_glide = torch.cat([sent, glide[..., None]], dim=-1)
+    glided = sent_pitch_track(with_glide, start, per_frame, anchor)[0]
     # Per 10 ms (two decoder frames) after the sent F0's frame, none before.
     slope = (torch.arange(per_frame) - anchor).clamp(min=0) / 2
-    glided = base + (glide[..., None] * slope).flatten(1)
     points = target[..., 0].reshape(1, -1, per_frame)
     first, later = points[..., anchor : anchor + 1], points[..., anchor + 2 :][..., :1]
     two_points = (first + (later - first) * slope).flatten(1)
