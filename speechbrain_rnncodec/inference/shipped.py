@@ -12,7 +12,7 @@ import pathlib
 from speechbrain_rnncodec.inference.export import recorded_hash
 
 SHIPPED_FOLDER = pathlib.Path(__file__).parents[1] / "pretrained"
-DEFAULT_MODEL = SHIPPED_FOLDER / "rnn_sf_pitch_sub_so762_e192_d192_glide_16k"
+DEFAULT_MODEL = SHIPPED_FOLDER / "rnn_sf_pitch_sub_so762_e192_d192_joint_16k"
 
 
 def shipped_models():

@@ -76,7 +76,10 @@ def test_streaming_equals_whole_file(codec, tokens, method):
         at += size
     streamed = torch.cat([*parts, decoder.flush()], dim=1)
     assert streamed.shape == whole.shape
-    torch.testing.assert_close(streamed, whole, atol=1e-5, rtol=0)
+    # Matrix products sum in a chunk-size-dependent order: the default
+    # model's chunked samples differ from whole decoding by up to 2e-5
+    # (90 dB below its peaks), also without any loss.
+    torch.testing.assert_close(streamed, whole, atol=5e-5, rtol=0)
 
 
 @pytest.mark.parametrize("method", ["prior", "prior-mean", "repeat"])
