@@ -13,6 +13,12 @@ import torch
 
 from speechbrain_rnncodec.utils.distributed import all_reduce, broadcast
 
+# Outside training the nearest-code search runs in a codebook's leading
+# principal subspace when half the dimensions hold all but 1 % of the codes'
+# energy (:func:`principal_search_basis`).
+SEARCH_DIMS = 0.5
+SEARCH_ENERGY_LEFT = 0.01
+
 
 def row_argmin(values):
     """Index of the smallest value of each row of ``values`` [N, C], the
@@ -30,6 +36,49 @@ def row_argmin(values):
     if numpy_ok and values.device.type == "cpu" and not values.requires_grad:
         return torch.from_numpy(values.numpy().argmin(axis=1))
     return values.argmin(dim=1)
+
+
+def principal_search_basis(codebook, dims=SEARCH_DIMS, energy_left=SEARCH_ENERGY_LEFT):
+    """The subspace a nearest-code search can run in: the codebook's leading
+    principal directions, where they hold nearly all of its codes' energy.
+
+    Arguments
+    ---------
+    codebook : torch.Tensor
+        Codes [C, D].
+    dims : float
+        Share of the D dimensions kept.
+    energy_left : float
+        Largest share of the codes' energy (their second moment) that the
+        other directions may hold.
+
+    Returns
+    -------
+    tuple or None
+        The directions [D, d] and the codes projected on them [d, C]; None
+        where the codes spread further, where the two smaller products
+        would cost as much as the whole one, or on the ``meta`` device
+        (which only carries shapes).
+
+    Example
+    -------
+    >>> flat = torch.randn(64, 3) @ torch.randn(3, 16)  # a 3-d subspace
+    >>> basis, codes_t = principal_search_basis(flat)
+    >>> basis.shape, codes_t.shape
+    (torch.Size([16, 8]), torch.Size([8, 64]))
+    >>> print(principal_search_basis(torch.randn(64, 16)))
+    None
+    """
+    size, dim = codebook.shape
+    kept = int(dim * dims)
+    if kept * (dim + size) >= dim * size or codebook.device.type == "meta":
+        return None
+    second_moment = (codebook.T @ codebook).double()
+    values, vectors = torch.linalg.eigh(second_moment)  # ascending
+    if values[-kept:].sum() < (1 - energy_left) * values.sum():
+        return None
+    basis = vectors[:, -kept:].to(codebook.dtype).contiguous()
+    return basis, (codebook @ basis).t().contiguous()
 
 
 def kmeans(vectors, num_clusters, iters=10):
@@ -131,13 +180,29 @@ class EMAVectorQuantizer(torch.nn.Module):
             "unused_steps", torch.zeros(codebook_size, dtype=torch.long)
         )
         self._norms, self._norms_key = None, None
+        self._basis, self._basis_key = None, None
 
     def encode(self, x):
-        """Index of the nearest code for each vector of ``x`` [N, D]."""
+        """Index of the nearest code for each vector of ``x`` [N, D].
+
+        Outside training, a codebook whose codes lie nearly in a subspace of
+        half the dimensions (:func:`principal_search_basis`; trained
+        residual-VQ codebooks do) is searched there, ``||c||^2`` kept whole:
+        the products cost about 40 % less at 128 dimensions and 1,024 codes.
+        The codes found are the exact search's where the codebook lies in
+        the subspace, and nearly always where it lies close to it (the
+        default model: 99.9 / 98.6 % of the codes at 3 / 6 kbps, PESQ-WB
+        and STOI unchanged; codec recipe README, "The VQ search in the
+        codebooks' principal subspace").
+        """
         # ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2; ||x||^2 is constant per row.
         # One fused product (addmm) is twice as fast as the three steps.
         norms = self._code_norms()
-        return row_argmin(torch.addmm(norms, x, self.codebook.t(), alpha=-2))
+        subspace = None if self.training else self._search_basis()
+        if subspace is None:
+            return row_argmin(torch.addmm(norms, x, self.codebook.t(), alpha=-2))
+        basis, codes_t = subspace
+        return row_argmin(torch.addmm(norms, x @ basis, codes_t, alpha=-2))
 
     def _code_norms(self):
         """||c||^2 of every code, computed again only when the codebook has
@@ -147,6 +212,15 @@ class EMAVectorQuantizer(torch.nn.Module):
             self._norms = self.codebook.pow(2).sum(1)
             self._norms_key = key
         return self._norms
+
+    def _search_basis(self):
+        """:func:`principal_search_basis` of the codebook, computed again
+        only when the codebook has changed (as :meth:`_code_norms`)."""
+        key = (self.codebook.data_ptr(), self.codebook._version)
+        if self._basis_key != key:
+            self._basis = principal_search_basis(self.codebook)
+            self._basis_key = key
+        return self._basis
 
     def decode(self, codes):
         """Code vectors for indices ``codes`` (any shape)."""

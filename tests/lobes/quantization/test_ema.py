@@ -48,3 +48,41 @@ def test_nearest_codes_follow_every_change_of_the_codebook():
     with torch.no_grad():
         vq.codebook.mul_(3.0)
     assert torch.equal(vq.encode(x), brute_force())
+
+
+def low_rank_codebook(size, dim, rank):
+    return torch.randn(size, rank) @ torch.randn(rank, dim)
+
+
+def test_a_codebook_in_a_subspace_is_searched_there_exactly():
+    """Outside training, a codebook that lies in a subspace of half the
+    dimensions is searched there, and finds the codes of the full search,
+    also after the codebook changes."""
+    torch.manual_seed(0)
+    vq = EMAVectorQuantizer(dim=32, codebook_size=256, kmeans_iters=0).eval()
+    x = torch.randn(200, 32)
+
+    def brute_force():
+        return torch.cdist(x, vq.codebook).argmin(dim=1)
+
+    with torch.no_grad():
+        vq.codebook.copy_(low_rank_codebook(256, 32, 6))
+    assert vq._search_basis() is not None
+    assert torch.equal(vq.encode(x), brute_force())
+    with torch.no_grad():
+        vq.codebook.copy_(low_rank_codebook(256, 32, 10))
+    assert torch.equal(vq.encode(x), brute_force())
+
+
+def test_training_and_spread_codebooks_search_every_dimension():
+    torch.manual_seed(0)
+    vq = EMAVectorQuantizer(dim=32, codebook_size=256, kmeans_iters=0).eval()
+    assert vq._search_basis() is None  # random codes fill every direction
+    with torch.no_grad():
+        vq.codebook.copy_(low_rank_codebook(256, 32, 6))
+    vq.train()
+    x = torch.randn(200, 32)
+    calls = []
+    vq._search_basis = lambda: calls.append(1)
+    vq.encode(x)
+    assert not calls  # the training search never projects
