@@ -171,4 +171,5 @@ if __name__ == "__main__":
             min_key=hparams["checkpoint_metric"],
             test_loader_kwargs=hparams["valid_dataloader_opts"],
         )
+    del brain  # its DDP modules go while the interpreter is whole
     finish_process_group()

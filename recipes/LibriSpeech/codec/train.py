@@ -213,4 +213,5 @@ if __name__ == "__main__":
             **brain.best_checkpoint,
             test_loader_kwargs=hparams["valid_dataloader_opts"],
         )
+    del brain  # its DDP modules go while the interpreter is whole
     finish_process_group()
