@@ -191,7 +191,7 @@ class EMAVectorQuantizer(torch.nn.Module):
         the products cost about 40 % less at 128 dimensions and 1,024 codes.
         The codes found are the exact search's where the codebook lies in
         the subspace, and nearly always where it lies close to it (the
-        default model: 99.9 / 98.6 % of the codes at 3 / 6 kbps, PESQ-WB
+        default model: 99.9 / 98.8 % of the codes at 3 / 6 kbps, PESQ-WB
         and STOI unchanged; codec recipe README, "The VQ search in the
         codebooks' principal subspace").
         """
